@@ -1,0 +1,102 @@
+"""loopml: a local machine-learning lifecycle platform.
+
+Load data, profile it, train and compare models, store them with their lineage,
+and predict in batch, from Python or from the ``loopml`` command. Heavy
+libraries (pandas, scikit-learn, plotting) load only when first used, so that
+``import loopml`` stays fast.
+
+Examples
+--------
+>>> import loopml
+>>> df = loopml.load("builtin:iris")
+>>> result = loopml.train(df, target="target", name="iris", store=loopml.Store.in_memory())
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from loopml.exceptions import (
+    DataError,
+    LoopmlError,
+    MissingDependencyError,
+    ModelNotFoundError,
+    SchemaMismatchError,
+    StoreError,
+)
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it; loaded on first attribute access.
+_LAZY: dict[str, str] = {
+    "load": "loopml.data.io",
+    "iter_chunks": "loopml.data.io",
+    "Schema": "loopml.data.schema",
+    "Role": "loopml.data.schema",
+    "Task": "loopml.data.schema",
+    "infer_schema": "loopml.data.schema",
+    "Split": "loopml.data.split",
+    "split": "loopml.data.split",
+    "profile": "loopml.data.profile",
+    "Profile": "loopml.data.profile",
+    "build_features": "loopml.features.build",
+    "Store": "loopml.store",
+    "ModelBundle": "loopml.bundle",
+    "load_model": "loopml.bundle",
+    "train": "loopml.learn.supervised",
+    "TrainResult": "loopml.learn.supervised",
+    "predict_file": "loopml.serve.batch",
+}
+
+__all__ = [
+    "DataError",
+    "LoopmlError",
+    "MissingDependencyError",
+    "ModelBundle",
+    "ModelNotFoundError",
+    "Profile",
+    "Role",
+    "Schema",
+    "SchemaMismatchError",
+    "Split",
+    "Store",
+    "StoreError",
+    "Task",
+    "TrainResult",
+    "__version__",
+    "build_features",
+    "infer_schema",
+    "iter_chunks",
+    "load",
+    "load_model",
+    "predict_file",
+    "profile",
+    "split",
+    "train",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loopml' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:
+    from loopml.bundle import ModelBundle, load_model
+    from loopml.data.io import iter_chunks, load
+    from loopml.data.profile import Profile, profile
+    from loopml.data.schema import Role, Schema, Task, infer_schema
+    from loopml.data.split import Split, split
+    from loopml.features.build import build_features
+    from loopml.learn.supervised import TrainResult, train
+    from loopml.serve.batch import predict_file
+    from loopml.store import Store

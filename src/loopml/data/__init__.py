@@ -1,0 +1,1 @@
+"""loopml.data: reading, schema inference, validation, profiling and splitting."""
