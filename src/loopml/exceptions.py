@@ -14,6 +14,7 @@ __all__ = [
     "LoopmlError",
     "MissingDependencyError",
     "ModelNotFoundError",
+    "RunNotFoundError",
     "SchemaMismatchError",
     "StoreError",
 ]
@@ -33,6 +34,10 @@ class SchemaMismatchError(DataError):
 
 class ModelNotFoundError(LoopmlError, LookupError):
     """A model reference (``name``, ``name@3``, ``name@production``) matches nothing."""
+
+
+class RunNotFoundError(LoopmlError, LookupError):
+    """A run id matches no run in the store."""
 
 
 class StoreError(LoopmlError, RuntimeError):

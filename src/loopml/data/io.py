@@ -8,7 +8,6 @@ and says how to fix it.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,9 +25,6 @@ _SNIFF_BYTES = 64 * 1024
 _CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".tab"}
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
 _JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
-
-Source = "str | Path | pd.DataFrame"
-
 
 def source_name(source: Any) -> str:
     """A short name for a source: the file's stem, the builtin's name, or 'data'."""
@@ -444,22 +440,21 @@ def _iter_csv(
             yield pa.Table.from_batches(pending).to_pandas()
     except pa.ArrowInvalid as exc:
         # A bad float in a column typed float64: say which column and value.
-        raise _chunk_type_error(path, exc, len(header)) from None
+        raise _chunk_type_error(path, exc, header) from None
     if not any_rows:
         raise DataError(f"{path} has a header but no data rows.")
 
 
-def _chunk_type_error(path: Path, exc: Exception, n_header: int) -> DataError:
+def _chunk_type_error(path: Path, exc: Exception, header: list[str]) -> DataError:
+    import re
+
     msg = str(exc)
-    if "In CSV column" in msg:
+    found = re.search(r"In CSV column #(\d+): .*?invalid value '(.*)'", msg)
+    if found:
+        col = header[int(found.group(1))]
         return DataError(
-            f"{path}: a value has the wrong type ({msg}). The schema seen at training expects "
-            "a number there; fix the value or leave it empty (missing)."
+            f"{path}: column '{col}' must be numeric, as it was in training; found the "
+            f"value {found.group(2)!r}. Fix the value, or leave it empty (missing values "
+            "are imputed)."
         )
-    return _csv_error(path, exc, n_header)
-
-
-def read_text_sample(path: Path, n_bytes: int = 2048) -> str:
-    """The first bytes of a file as text, for previews in error messages."""
-    with path.open("rb") as fh:
-        return io.TextIOWrapper(io.BytesIO(fh.read(n_bytes)), errors="replace").read()
+    return _csv_error(path, exc, len(header))

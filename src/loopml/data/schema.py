@@ -289,7 +289,7 @@ def _infer_column(s: pd.Series, name: str, forced: Role | None = None) -> Column
         return spec
     elif n_unique == 1:
         spec.role = Role.CONSTANT
-        spec.note = f"Column '{name}' has a single value ({non_missing.iloc[0]!r}); it is excluded."
+        spec.note = f"Column '{name}' has a single value ({_plain(non_missing.iloc[0])!r}); it is excluded."
     elif pd.api.types.is_bool_dtype(s) or _looks_boolean(non_missing):
         spec.role = Role.BOOLEAN
     elif pd.api.types.is_datetime64_any_dtype(s):
@@ -393,3 +393,8 @@ def _record_ranges(spec: ColumnSpec, values: pd.Series) -> None:
     elif spec.role in (Role.CATEGORICAL, Role.BOOLEAN, Role.CONSTANT):
         counts = values.astype(str).value_counts()
         spec.categories = counts.index[:MAX_STORED_CATEGORIES].tolist()
+
+
+def _plain(value: Any) -> Any:
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value

@@ -1,0 +1,44 @@
+"""The Typer application and its entry point."""
+
+from __future__ import annotations
+
+import typer
+
+from loopml.cli import data, models, predict, train
+
+app = typer.Typer(
+    name="loopml",
+    help="loopml: the machine-learning lifecycle on your machine — profile, train, "
+    "compare, store, and predict.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+app.command("profile")(data.profile_command)
+app.command("train")(train.train_command)
+app.command("predict")(predict.predict_command)
+app.add_typer(models.models_app, name="models")
+app.add_typer(models.runs_app, name="runs")
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from loopml import __version__
+
+        typer.echo(f"loopml {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """loopml: the machine-learning lifecycle on your machine."""
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI (``argv`` defaults to ``sys.argv[1:]``)."""
+    app(args=argv, prog_name="loopml")

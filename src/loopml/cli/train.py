@@ -1,0 +1,173 @@
+"""`loopml train`: fit and compare candidate models, store the best as a new version."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from loopml.cli._common import (
+    JsonOption,
+    QuietOption,
+    StoreOption,
+    command,
+    console,
+    fmt_score,
+    open_store,
+    print_json,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from loopml.learn.supervised import TrainResult
+
+
+@command
+def train_command(
+    source: Annotated[str, typer.Argument(help="Training data: file, directory, or builtin:NAME.")],
+    target: Annotated[
+        str | None, typer.Option("--target", "-t", help="Column to predict (builtin: 'target').")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", "-n", help="Model name (default: the file's stem).")
+    ] = None,
+    task: Annotated[
+        str | None, typer.Option(help="Override the task: binary, multiclass, regression.")
+    ] = None,
+    models: Annotated[
+        str | None, typer.Option(help="Comma-separated candidate models.")
+    ] = None,
+    metric: Annotated[str | None, typer.Option(help="Selection metric, e.g. f1, recall, rmse.")] = None,
+    split: Annotated[str, typer.Option(help="train,valid,test fractions.")] = "0.7,0.15,0.15",
+    seed: Annotated[int, typer.Option(help="Random seed (split and models).")] = 0,
+    time_column: Annotated[
+        str | None, typer.Option(help="Split in time order by this column.")
+    ] = None,
+    group_column: Annotated[
+        str | None, typer.Option(help="Keep rows of a group in one split.")
+    ] = None,
+    store: StoreOption = None,
+    quiet: QuietOption = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Train models on SOURCE, compare them on validation data, and store the best."""
+    from loopml.learn.supervised import train
+
+    out = console(stderr=True)
+    show = not (quiet or json_out)
+    events = _Progress(out) if show else None
+    result = train(
+        source,
+        target,
+        name=name,
+        task=task,
+        models=[m.strip() for m in models.split(",") if m.strip()] if models else None,
+        metric=metric,
+        split_sizes=split,
+        seed=seed,
+        time_column=time_column,
+        group_column=group_column,
+        store=open_store(store),
+        on_event=events,
+    )
+    if events is not None:
+        events.stop()
+    if json_out:
+        print_json(_as_json(result))
+    elif not quiet:
+        _print_result(console(), result)
+
+
+class _Progress:
+    """Renders training events as a live status line."""
+
+    def __init__(self, out: Console) -> None:
+        self.out = out
+        self.status = out.status("Loading data...", spinner="dots")
+        self.status.start()
+
+    def __call__(self, kind: str, payload: dict[str, Any]) -> None:
+        if kind == "phase":
+            phase = payload.get("phase")
+            text = {
+                "load": f"Loading {payload.get('source')}...",
+                "schema": "Inferring the schema...",
+                "split": "Splitting train / validation / test...",
+                "refit": f"Refitting {payload.get('model')} on train + validation...",
+                "evaluate": "Evaluating on the test split...",
+            }.get(str(phase))
+            if phase == "fit":
+                text = (
+                    f"Fitting {payload.get('model')} "
+                    f"({int(payload.get('index', 0)) + 1}/{payload.get('total')})..."
+                )
+            if text:
+                self.status.update(text)
+        elif kind == "trial":
+            trial = payload["trial"]
+            metric = payload["metric"]
+            if trial.status == "complete":
+                self.out.print(
+                    f"  [green]✓[/] {trial.model:<10} valid {metric.name} "
+                    f"{fmt_score(trial.valid_score)}  ({trial.fit_time:.2f} s)"
+                )
+            else:
+                self.out.print(f"  [red]✗[/] {trial.model:<10} {trial.status}: {trial.error}")
+
+    def stop(self) -> None:
+        self.status.stop()
+
+
+def _print_result(out: Console, result: TrainResult) -> None:
+    from rich.table import Table
+
+    split = result.split.get("rows", {})
+    out.print(
+        f"[bold]{result.ref}[/] — {result.task} on '{result.schema.target}', "
+        f"split {split.get('train')}/{split.get('valid')}/{split.get('test')} "
+        f"({result.split.get('strategy')}), {result.duration_s:.1f} s"
+    )
+    for note in result.notes:
+        out.print(f"[yellow]note:[/] {note}")
+    board = result.leaderboard
+    table = Table(title=f"Leaderboard (validation {result.metric})", title_justify="left")
+    for col in ("rank", "model", "valid", "train", "fit s", "predict ms/1k"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for row in board.itertuples():
+        valid = fmt_score(row.valid_score)
+        if getattr(row, "valid_std", None) is not None and row.valid_std == row.valid_std:
+            valid += f" ± {row.valid_std:.3f}"
+        table.add_row(
+            str(row.rank), str(row.model), valid, fmt_score(row.train_score),
+            f"{row.fit_time_s:.2f}", fmt_score(row.predict_ms_per_1k, 2),
+        )
+    out.print(table)
+    metrics = Table(title="Test metrics (held-out split)", title_justify="left")
+    metrics.add_column("metric")
+    metrics.add_column("value", justify="right")
+    for key, value in result.metrics.items():
+        metrics.add_row(key, fmt_score(value))
+    out.print(metrics)
+    out.print(
+        f"Stored as [bold cyan]{result.ref}[/] (run {result.run_id}). "
+        f"Predict with: loopml predict {result.name} data.csv -o predictions.parquet"
+    )
+
+
+def _as_json(result: TrainResult) -> dict[str, Any]:
+    return {
+        "name": result.name,
+        "version": result.version,
+        "ref": result.ref,
+        "run_id": result.run_id,
+        "task": str(result.task),
+        "metric": result.metric,
+        "best": {"model": result.best.model, "params": result.best.params},
+        "leaderboard": result.leaderboard.to_dict(orient="records"),
+        "valid_metrics": result.valid_metrics,
+        "test_metrics": result.metrics,
+        "split": result.split,
+        "notes": result.notes,
+        "duration_s": round(result.duration_s, 3),
+    }
