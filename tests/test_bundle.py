@@ -20,8 +20,10 @@ def make_bundle(threshold: float | None = None) -> tuple[ModelBundle, pd.DataFra
     schema = infer_schema(df, "target")
     y = encode_target(df["target"], schema)
     pipe = Pipeline(
-        [("features", build_features(schema, scale=False, dense=True)),
-         ("model", HistGradientBoostingClassifier(max_iter=30, random_state=0))]
+        [
+            ("features", build_features(schema, scale=False, dense=True)),
+            ("model", HistGradientBoostingClassifier(max_iter=30, random_state=0)),
+        ]
     ).fit(df, y)
     info = {"name": "cancer", "task": "binary"}
     if threshold is not None:
@@ -33,7 +35,11 @@ def test_save_load_predict_identical_and_checksum_recorded(tmp_path: Path) -> No
     bundle, df = make_bundle()
     path = bundle.save(tmp_path / "m")
     assert sorted(p.name for p in path.iterdir()) == [
-        "bundle.json", "card.md", "metrics.json", "pipeline.skops", "schema.json"
+        "bundle.json",
+        "card.md",
+        "metrics.json",
+        "pipeline.skops",
+        "schema.json",
     ]
     again = ModelBundle.load(path)
     assert again.sha256 == bundle.sha256

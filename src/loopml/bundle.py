@@ -121,8 +121,9 @@ class ModelBundle:
                 idx = (proba[:, 1] >= self.threshold).astype(np.int64)
             else:
                 idx = np.asarray(self.pipeline.predict(df)).astype(np.int64)
-            return np.asarray(self.classes, dtype=object)[idx]
-        return np.asarray(self.pipeline.predict(df))
+            labels: np.ndarray[Any, Any] = np.asarray(self.classes, dtype=object)[idx]
+            return labels
+        return np.asarray(self.pipeline.predict(df), dtype="float64")
 
     def predict_proba(self, df: pd.DataFrame) -> pd.DataFrame | None:
         """Class probabilities as a DataFrame with one column per class; None if unsupported."""
@@ -183,7 +184,10 @@ class ModelBundle:
         info = json.loads((path / "bundle.json").read_text())
         pipeline_path = path / info.get("pipeline_file", PIPELINE_FILE)
         actual = sha256_file(pipeline_path)
-        for label, expected in (("bundle.json", info.get("sha256")), ("the store", expected_sha256)):
+        for label, expected in (
+            ("bundle.json", info.get("sha256")),
+            ("the store", expected_sha256),
+        ):
             if expected and actual != expected:
                 raise BundleIntegrityError(
                     f"{pipeline_path} has SHA-256 {actual[:12]}..., but {label} recorded "

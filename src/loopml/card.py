@@ -47,9 +47,7 @@ def render_card(bundle: ModelBundle, notes: list[str] | None = None) -> str:
     ]
     excluded = [c for c in schema.columns if not c.role.is_feature]
     if excluded:
-        lines.append(
-            "- Excluded: " + ", ".join(f"`{c.name}` ({c.role})" for c in excluded[:20])
-        )
+        lines.append("- Excluded: " + ", ".join(f"`{c.name}` ({c.role})" for c in excluded[:20]))
     lines += ["", "## Metrics", "", "| metric | validation | test |", "|---|---|---|"]
     valid = bundle.metrics.get("valid", {})
     test = bundle.metrics.get("test", {})

@@ -32,9 +32,12 @@ def test_unknown_builtin_suggests_the_close_name() -> None:
 )
 def test_csv_delimiter_is_sniffed(tmp_path: Path, sep: str, suffix: str) -> None:
     path = tmp_path / f"data{suffix}"
-    path.write_text(sep.join(["a", "b", "c"]) + "\n" + "\n".join(
-        sep.join([str(i), f"x{i}", str(i * 0.5)]) for i in range(20)
-    ) + "\n")
+    path.write_text(
+        sep.join(["a", "b", "c"])
+        + "\n"
+        + "\n".join(sep.join([str(i), f"x{i}", str(i * 0.5)]) for i in range(20))
+        + "\n"
+    )
     df = load(path)
     assert list(df.columns) == ["a", "b", "c"]
     assert len(df) == 20

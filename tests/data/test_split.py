@@ -49,7 +49,9 @@ def test_time_column_puts_the_newest_rows_in_test() -> None:
 def test_group_column_keeps_groups_together() -> None:
     s = split(_df(), "y", group_column="user")
     groups = [set(p["user"]) for p in (s.train, s.valid, s.test)]
-    assert not (groups[0] & groups[1]) and not (groups[0] & groups[2]) and not (groups[1] & groups[2])
+    assert (
+        not (groups[0] & groups[1]) and not (groups[0] & groups[2]) and not (groups[1] & groups[2])
+    )
 
 
 @pytest.mark.parametrize(
@@ -68,7 +70,9 @@ def test_bad_sizes() -> None:
 
 
 def test_too_few_rows_for_a_split() -> None:
-    with pytest.raises(DataError, match=r"has 8 rows: too few for a 70/15/15 split \(needs at least 15"):
+    with pytest.raises(
+        DataError, match=r"has 8 rows: too few for a 70/15/15 split \(needs at least 15"
+    ):
         split(_df(8), "y")
 
 

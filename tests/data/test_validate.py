@@ -24,7 +24,9 @@ def _train() -> pd.DataFrame:
 
 
 def test_target_missing_suggests_close_names() -> None:
-    with pytest.raises(DataError, match=r"Target column 'Churn' is not in c\.csv\. Did you mean 'churn'"):
+    with pytest.raises(
+        DataError, match=r"Target column 'Churn' is not in c\.csv\. Did you mean 'churn'"
+    ):
         check_target(_train(), "Churn", "c.csv")
     with pytest.raises(DataError, match=r"'chrun' is not in .* Did you mean 'churn'"):
         check_target(_train(), "chrun", "c.csv")
@@ -58,7 +60,9 @@ def test_predict_input_missing_extra_and_unseen() -> None:
     assert report.extra_columns == ["note"]
     assert report.unseen_categories == {"plan": 3}
     assert any("not seen at training" in n for n in report.notes())
-    with pytest.raises(SchemaMismatchError, match=r"new\.csv is missing 2 column\(s\).*'age'.*'plan'"):
+    with pytest.raises(
+        SchemaMismatchError, match=r"new\.csv is missing 2 column\(s\).*'age'.*'plan'"
+    ):
         check_input(new.drop(columns=["age", "plan"]), schema, "new.csv")
 
 

@@ -37,7 +37,7 @@ def test_bad_chunk_leaves_no_output(tmp_path: Path) -> None:
     X.loc[450, "mean radius"] = "big"
     X.to_csv(tmp_path / "in.csv", index=False)
     out = tmp_path / "out.parquet"
-    with pytest.raises(DataError, match="column 'mean radius' must be numeric.*'big'"):
+    with pytest.raises(DataError, match=r"column 'mean radius' must be numeric.*'big'"):
         predict_file(bundle, tmp_path / "in.csv", out, chunk_rows=100)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
@@ -46,7 +46,9 @@ def test_wrong_type_in_a_dataframe_chunk_is_listed(tmp_path: Path) -> None:
     bundle, df = make_bundle()
     X = df.drop(columns="target").astype({"mean area": object})
     X.loc[3, "mean area"] = "huge"
-    with pytest.raises(SchemaMismatchError, match=r"column 'mean area' must be numeric.*row 3, value 'huge'"):
+    with pytest.raises(
+        SchemaMismatchError, match=r"column 'mean area' must be numeric.*row 3, value 'huge'"
+    ):
         predict_file(bundle, X, tmp_path / "o.parquet")
 
 

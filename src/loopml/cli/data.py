@@ -12,7 +12,9 @@ from loopml.cli._common import JsonOption, QuietOption, command, console, print_
 
 @command
 def profile_command(
-    source: Annotated[str, typer.Argument(help="CSV/Parquet/JSONL file, directory, or builtin:NAME.")],
+    source: Annotated[
+        str, typer.Argument(help="CSV/Parquet/JSONL file, directory, or builtin:NAME.")
+    ],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="HTML report path; JSON is written beside it.")
     ] = Path("eda.html"),

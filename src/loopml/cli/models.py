@@ -16,7 +16,9 @@ from loopml.cli._common import (
     print_json,
 )
 
-models_app = typer.Typer(help="List and inspect stored models and their versions.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="List and inspect stored models and their versions.", no_args_is_help=True
+)
 runs_app = typer.Typer(help="List and inspect recorded runs.", no_args_is_help=True)
 
 
@@ -41,8 +43,12 @@ def list_models(store: StoreOption = None, json_out: JsonOption = False) -> None
         table.add_column(col)
     for s in summaries:
         table.add_row(
-            s.name, str(s.task), str(s.n_versions), str(s.latest_version),
-            str(s.production_version or "-"), f"{s.updated_at:%Y-%m-%d %H:%M}",
+            s.name,
+            str(s.task),
+            str(s.n_versions),
+            str(s.latest_version),
+            str(s.production_version or "-"),
+            f"{s.updated_at:%Y-%m-%d %H:%M}",
         )
     out.print(table)
 
@@ -77,9 +83,12 @@ def show_model(
         for v in versions:
             keys = list(v.metrics.items())[:3]
             table.add_row(
-                str(v.version), str(v.stage), v.task,
+                str(v.version),
+                str(v.stage),
+                v.task,
                 ", ".join(f"{k} {fmt_score(x, 3)}" for k, x in keys),
-                f"{v.created_at:%Y-%m-%d %H:%M}", str(v.run_id),
+                f"{v.created_at:%Y-%m-%d %H:%M}",
+                str(v.run_id),
             )
         out.print(table)
         return
@@ -115,9 +124,13 @@ def list_runs(
     styles = {"finished": "green", "failed": "red", "running": "yellow"}
     for r in runs:
         table.add_row(
-            str(r.id), r.project, r.kind, f"[{styles.get(r.status, 'white')}]{r.status}[/]",
+            str(r.id),
+            r.project,
+            r.kind,
+            f"[{styles.get(r.status, 'white')}]{r.status}[/]",
             f"{r.started_at:%Y-%m-%d %H:%M:%S}",
-            f"{r.duration_s:.1f}" if r.duration_s is not None else "-", (r.error or "")[:60],
+            f"{r.duration_s:.1f}" if r.duration_s is not None else "-",
+            (r.error or "")[:60],
         )
     console().print(table)
 

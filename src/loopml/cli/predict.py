@@ -20,12 +20,16 @@ from loopml.cli._common import (
 
 @command
 def predict_command(
-    model: Annotated[str, typer.Argument(help="Model: NAME, NAME@VERSION, NAME@stage, or a bundle dir.")],
+    model: Annotated[
+        str, typer.Argument(help="Model: NAME, NAME@VERSION, NAME@stage, or a bundle dir.")
+    ],
     source: Annotated[str, typer.Argument(help="Input file or directory of partitions.")],
     output: Annotated[
         Path, typer.Option("--output", "-o", help="Output .parquet or .csv (written atomically).")
     ] = Path("predictions.parquet"),
-    chunk_rows: Annotated[int, typer.Option(help="Rows per chunk (memory bound).", min=1)] = 200_000,
+    chunk_rows: Annotated[
+        int, typer.Option(help="Rows per chunk (memory bound).", min=1)
+    ] = 200_000,
     keep: Annotated[
         list[str] | None,
         typer.Option("--keep", help="Input column to copy to the output (repeatable)."),
@@ -47,7 +51,9 @@ def predict_command(
     progress = Progress(
         TextColumn("[bold]Predicting"),
         BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,} rows" if total else "{task.completed:,} rows"),
+        TextColumn(
+            "{task.completed:,}/{task.total:,} rows" if total else "{task.completed:,} rows"
+        ),
         TimeElapsedColumn(),
         console=out,
         disable=quiet or json_out,
@@ -56,7 +62,12 @@ def predict_command(
     with progress:
         task = progress.add_task("predict", total=total)
         summary = predict_file(
-            bundle, source, output, chunk_rows=chunk_rows, keep=keep, proba=not no_proba,
+            bundle,
+            source,
+            output,
+            chunk_rows=chunk_rows,
+            keep=keep,
+            proba=not no_proba,
             on_progress=lambda n: progress.update(task, completed=n),
         )
     if json_out:

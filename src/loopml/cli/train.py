@@ -35,10 +35,10 @@ def train_command(
     task: Annotated[
         str | None, typer.Option(help="Override the task: binary, multiclass, regression.")
     ] = None,
-    models: Annotated[
-        str | None, typer.Option(help="Comma-separated candidate models.")
+    models: Annotated[str | None, typer.Option(help="Comma-separated candidate models.")] = None,
+    metric: Annotated[
+        str | None, typer.Option(help="Selection metric, e.g. f1, recall, rmse.")
     ] = None,
-    metric: Annotated[str | None, typer.Option(help="Selection metric, e.g. f1, recall, rmse.")] = None,
     split: Annotated[str, typer.Option(help="train,valid,test fractions.")] = "0.7,0.15,0.15",
     seed: Annotated[int, typer.Option(help="Random seed (split and models).")] = 0,
     time_column: Annotated[
@@ -136,11 +136,16 @@ def _print_result(out: Console, result: TrainResult) -> None:
         table.add_column(col, justify="left" if col == "model" else "right")
     for row in board.itertuples():
         valid = fmt_score(row.valid_score)
-        if getattr(row, "valid_std", None) is not None and row.valid_std == row.valid_std:
-            valid += f" ± {row.valid_std:.3f}"
+        std = getattr(row, "valid_std", None)
+        if isinstance(std, float) and std == std:
+            valid += f" ± {std:.3f}"
         table.add_row(
-            str(row.rank), str(row.model), valid, fmt_score(row.train_score),
-            f"{row.fit_time_s:.2f}", fmt_score(row.predict_ms_per_1k, 2),
+            str(row.rank),
+            str(row.model),
+            valid,
+            fmt_score(row.train_score),
+            f"{row.fit_time_s:.2f}",
+            fmt_score(row.predict_ms_per_1k, 2),
         )
     out.print(table)
     metrics = Table(title="Test metrics (held-out split)", title_justify="left")

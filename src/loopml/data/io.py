@@ -26,6 +26,7 @@ _CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".tab"}
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
 _JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 
+
 def source_name(source: Any) -> str:
     """A short name for a source: the file's stem, the builtin's name, or 'data'."""
     if isinstance(source, str) and source.startswith("builtin:"):
@@ -141,8 +142,7 @@ def iter_chunks(
     elif kind == "jsonl":
         try:
             reader = pd.read_json(path, lines=True, chunksize=chunk_rows)
-            for chunk in reader:
-                yield chunk
+            yield from reader
         except ValueError as exc:
             raise DataError(f"Cannot read {path} as JSON Lines: {exc}") from None
     else:
@@ -166,7 +166,7 @@ def load_builtin(name: str) -> pd.DataFrame:
             f"{', '.join('builtin:' + b for b in BUILTIN_DATASETS)}.{hint}"
         )
     bunch = getattr(skd, f"load_{name}")(as_frame=True)
-    df = bunch.frame.copy()
+    df: pd.DataFrame = bunch.frame.copy()
     df.columns = [str(c) for c in df.columns]
     names = getattr(bunch, "target_names", None)
     if name in ("breast_cancer", "wine", "iris") and names is not None:
@@ -243,7 +243,8 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     _check_names(table.column_names, path)
     if table.num_rows == 0:
         raise DataError(f"{path} has columns but no rows. Give a file with data rows.")
-    return table.to_pandas()
+    df: pd.DataFrame = table.to_pandas()
+    return df
 
 
 def _read_jsonl(path: Path) -> pd.DataFrame:
@@ -356,7 +357,9 @@ def _read_csv(path: Path, *, encoding: str | None, delimiter: str | None) -> pd.
     enc, delim, header = sniff_csv(path, encoding, delimiter)
     read, parse, convert = _csv_options(path, enc, delim)
     try:
-        table = pacsv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+        table = pacsv.read_csv(
+            path, read_options=read, parse_options=parse, convert_options=convert
+        )
     except pa.ArrowInvalid as exc:
         raise _csv_error(path, exc, len(header)) from None
     except UnicodeDecodeError:
@@ -376,7 +379,7 @@ def _table_to_frame(table: pa.Table) -> pd.DataFrame:
     import pyarrow as pa
 
     # Columns pyarrow could only type as null (all empty) come back as object NaN.
-    df = table.to_pandas()
+    df: pd.DataFrame = table.to_pandas()
     for name, typ in zip(table.column_names, table.schema.types, strict=True):
         if pa.types.is_null(typ):
             df[name] = df[name].astype("float64")
@@ -421,7 +424,9 @@ def _iter_csv(
             types[name] = pa.string()
     convert.column_types = types
     try:
-        reader = pacsv.open_csv(path, read_options=read, parse_options=parse, convert_options=convert)
+        reader = pacsv.open_csv(
+            path, read_options=read, parse_options=parse, convert_options=convert
+        )
         pending: list[pa.RecordBatch] = []
         n_pending = 0
         any_rows = False

@@ -230,14 +230,14 @@ def infer_schema(
     roles : dict, optional
         Override inferred roles, e.g. ``{"zip": "categorical"}``.
     """
-    roles = {k: Role(v) for k, v in (roles or {}).items()}
+    forced_roles = {k: Role(v) for k, v in (roles or {}).items()}
     targets = [target] if isinstance(target, str) else list(target or [])
     columns: list[ColumnSpec] = []
     notes: list[str] = []
     for name in df.columns:
         if name in targets:
             continue
-        spec = _infer_column(df[name], str(name), forced=roles.get(str(name)))
+        spec = _infer_column(df[name], str(name), forced=forced_roles.get(str(name)))
         columns.append(spec)
         if spec.note:
             notes.append(spec.note)
@@ -289,7 +289,9 @@ def _infer_column(s: pd.Series, name: str, forced: Role | None = None) -> Column
         return spec
     elif n_unique == 1:
         spec.role = Role.CONSTANT
-        spec.note = f"Column '{name}' has a single value ({_plain(non_missing.iloc[0])!r}); it is excluded."
+        spec.note = (
+            f"Column '{name}' has a single value ({_plain(non_missing.iloc[0])!r}); it is excluded."
+        )
     elif pd.api.types.is_bool_dtype(s) or _looks_boolean(non_missing):
         spec.role = Role.BOOLEAN
     elif pd.api.types.is_datetime64_any_dtype(s):
@@ -306,7 +308,9 @@ def _infer_column(s: pd.Series, name: str, forced: Role | None = None) -> Column
             spec.note = _numeric_note(non_missing, name)
 
     if spec.role == Role.ID and spec.note is None:
-        spec.note = f"Column '{name}' is unique per row (an identifier); it is not used as a feature."
+        spec.note = (
+            f"Column '{name}' is unique per row (an identifier); it is not used as a feature."
+        )
     _record_ranges(spec, non_missing)
     return spec
 
@@ -339,7 +343,7 @@ def _infer_object_role(values: pd.Series, name: str, n_rows: int) -> Role:
     if _parses_as_datetime(sample):
         return Role.DATETIME
     n_unique = values.nunique()
-    mean_words = float(sample.str.split().str.len().mean())
+    mean_words = float(sample.str.count(r"\S+").mean())
     if mean_words >= 4 and n_unique > min(50, 0.5 * len(values)):
         return Role.TEXT
     if n_unique == n_rows and n_rows >= 20 and mean_words <= 1.0:

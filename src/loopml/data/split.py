@@ -93,14 +93,16 @@ def split(
     >>> s.counts
     {'train': 70, 'valid': 15, 'test': 15}
     """
-    fractions = parse_sizes(sizes) if isinstance(sizes, str) else parse_sizes(sizes)
+    fractions = parse_sizes(sizes)
     n = len(df)
     n_test = round(n * fractions[2])
     n_valid = round(n * fractions[1])
     n_train = n - n_test - n_valid
     needed = _rows_needed(fractions)
-    if n_train < MIN_TRAIN_ROWS or (fractions[1] > 0 and n_valid < 1) or (
-        fractions[2] > 0 and n_test < 1
+    if (
+        n_train < MIN_TRAIN_ROWS
+        or (fractions[1] > 0 and n_valid < 1)
+        or (fractions[2] > 0 and n_test < 1)
     ):
         raise DataError(
             f"{where} has {n} rows: too few for a {_pct(fractions)} split "
@@ -132,9 +134,7 @@ def split(
                     strategy = "stratified"
                 else:
                     rare = counts[counts < 3].index.tolist()
-                    notes.append(
-                        f"Not stratified: class(es) {rare[:5]} have fewer than 3 rows."
-                    )
+                    notes.append(f"Not stratified: class(es) {rare[:5]} have fewer than 3 rows.")
         idx_train, idx_valid, idx_test = _random(df, strat, n_valid, n_test, seed)
     return Split(
         train=df.iloc[idx_train].reset_index(drop=True),

@@ -44,7 +44,9 @@ def check_target(df: pd.DataFrame, target: str, where: str, task: Task | None = 
         )
 
 
-def drop_missing_target(df: pd.DataFrame, target: str, where: str) -> tuple[pd.DataFrame, str | None]:
+def drop_missing_target(
+    df: pd.DataFrame, target: str, where: str
+) -> tuple[pd.DataFrame, str | None]:
     """Drop rows whose target is missing; return the frame and a note (None if none dropped)."""
     mask = df[target].isna()
     n = int(mask.sum())
@@ -102,7 +104,9 @@ class InputReport:
         }
 
 
-def check_input(df: pd.DataFrame, schema: Schema, where: str, *, row_offset: int = 0) -> InputReport:
+def check_input(
+    df: pd.DataFrame, schema: Schema, where: str, *, row_offset: int = 0
+) -> InputReport:
     """Validate rows to predict on against the training *schema* (vectorised).
 
     Missing feature columns and values of the wrong type raise

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
@@ -94,7 +93,8 @@ def build_features(
             steps.append(("scale", StandardScaler()))
         transformers.append(("datetime", Pipeline(steps), by_role[Role.DATETIME]))
 
-    low, high = [], []
+    low: list[str] = []
+    high: list[str] = []
     for name in by_role.get(Role.CATEGORICAL, []):
         (low if schema[name].n_unique <= max_onehot else high).append(name)
     if low:
