@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -142,12 +139,12 @@ class ModelBundle:
         """Write the bundle directory atomically (a temp directory renamed into place)."""
         import skops.io as sio
 
+        from loopml._fs import atomic_dir
+
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             raise FileExistsError(f"{path} already exists; bundles are never overwritten.")
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
-        try:
+        with atomic_dir(path) as tmp:
             sio.dump(self.pipeline, tmp / PIPELINE_FILE)
             self.sha256 = sha256_file(tmp / PIPELINE_FILE)
             info = {**self.info, "sha256": self.sha256, "pipeline_file": PIPELINE_FILE}
@@ -155,10 +152,6 @@ class ModelBundle:
             (tmp / "metrics.json").write_text(json.dumps(_json_safe(self.metrics), indent=2))
             (tmp / "bundle.json").write_text(json.dumps(_json_safe(info), indent=2))
             (tmp / "card.md").write_text(self.card or "")
-            os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         self.path = path
         self.info = info
         return path

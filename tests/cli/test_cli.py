@@ -97,13 +97,12 @@ def test_csv_without_target_flag_explains(tmp_path: Path) -> None:
     assert "No target given" in err and "--target" in err
 
 
-def test_failed_run_is_recorded_as_failed() -> None:
+def test_unknown_model_is_refused_before_any_run_starts() -> None:
     code, _, err = invoke("train", "builtin:iris", "--models", "nosuchmodel")
-    assert code == 1, err
+    assert code == 1
+    assert "Unknown classification model 'nosuchmodel'" in " ".join(err.split())
     code, out, _ = invoke("runs", "list", "--json")
-    runs = json.loads(out)
-    assert runs[0]["status"] == "failed"
-    assert runs[0]["error"]
+    assert json.loads(out) == []
 
 
 def test_profile_writes_html_and_json(tmp_path: Path) -> None:

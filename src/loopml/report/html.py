@@ -20,14 +20,11 @@ True
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import itertools
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -398,20 +395,9 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     Readers never see a half-written file; on failure the temp file is removed and any
     existing file at *path* is left as it was. Missing parent directories are created.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    from loopml._fs import atomic_write_text
+
+    return atomic_write_text(path, text)
 
 
 def write_html(path: str | Path, html: str) -> Path:

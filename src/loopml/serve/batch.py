@@ -8,14 +8,13 @@ result.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loopml._fs import atomic_file
 from loopml.data.io import describe_source, iter_chunks
 from loopml.data.schema import Role
 from loopml.data.validate import InputReport
@@ -126,44 +125,33 @@ def predict_file(
     if keep is None:
         keep = bundle.schema.by_role(Role.ID)
     types = _column_types(bundle)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{output.name}-", suffix=".tmp", dir=output.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     report = InputReport()
-    writer: Any = None
     rows = 0
     started = time.perf_counter()
-    try:
-        for chunk in iter_chunks(source, chunk_rows, columns=types):
-            chunk_report = bundle.check(chunk, where, row_offset=rows)
-            missing_keep = [k for k in keep if k not in chunk.columns]
-            if missing_keep:
-                raise DataError(
-                    f"--keep column(s) {missing_keep} are not in {where}. "
-                    f"Columns: {', '.join(map(str, chunk.columns[:12]))}."
-                )
-            preds = predict_frame(bundle, chunk, keep=keep, proba=proba)
-            table = pa.Table.from_pandas(preds, preserve_index=False)
-            writer = writer or _open_writer(tmp, fmt, table.schema)
-            writer.write_table(table)
-            report.merge(chunk_report)
-            rows += len(chunk)
-            if on_progress is not None:
-                on_progress(rows)
-        if writer is None:
-            raise DataError(f"{where} has no rows to predict.")
-        writer.close()
-        writer = None
-        os.replace(tmp, output)
-    except BaseException:
-        if writer is not None:
-            try:
+    with atomic_file(output) as tmp:
+        writer: Any = None
+        try:
+            for chunk in iter_chunks(source, chunk_rows, columns=types):
+                chunk_report = bundle.check(chunk, where, row_offset=rows)
+                missing_keep = [k for k in keep if k not in chunk.columns]
+                if missing_keep:
+                    raise DataError(
+                        f"--keep column(s) {missing_keep} are not in {where}. "
+                        f"Columns: {', '.join(map(str, chunk.columns[:12]))}."
+                    )
+                preds = predict_frame(bundle, chunk, keep=keep, proba=proba)
+                table = pa.Table.from_pandas(preds, preserve_index=False)
+                writer = writer or _open_writer(tmp, fmt, table.schema)
+                writer.write_table(table)
+                report.merge(chunk_report)
+                rows += len(chunk)
+                if on_progress is not None:
+                    on_progress(rows)
+            if writer is None:
+                raise DataError(f"{where} has no rows to predict.")
+        finally:
+            if writer is not None:
                 writer.close()
-            except Exception:  # the original error matters more
-                pass
-        tmp.unlink(missing_ok=True)
-        raise
     ref = f"{bundle.name}@{bundle.version}" if bundle.version is not None else bundle.name
     return PredictSummary(ref, where, str(output), rows, time.perf_counter() - started, report)
 
