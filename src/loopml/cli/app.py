@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from loopml.cli import data, models, predict, train
+from loopml.cli import data, lifecycle, models, predict, train
 
 app = typer.Typer(
     name="loopml",
@@ -17,6 +17,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
+app.command("init")(lifecycle.init_command)
+app.command("run")(lifecycle.run_command)
 app.command("profile")(data.profile_command)
 app.command("train")(train.train_command)
 app.command("predict")(predict.predict_command)

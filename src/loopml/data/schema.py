@@ -271,6 +271,11 @@ def _infer_column(s: pd.Series, name: str, forced: Role | None = None) -> Column
     import pandas as pd
 
     n = len(s)
+    if s.dtype == object and len(s.dropna()) and isinstance(s.dropna().iloc[0], list | dict | set):
+        # Nested values (JSON Lines): their text is what a model can use.
+        s = s.map(lambda v: v if v is None or v != v else str(v))
+        if forced is None:
+            forced = Role.TEXT
     non_missing = s.dropna()
     missing_fraction = 1.0 - len(non_missing) / n if n else 0.0
     n_unique = int(non_missing.nunique())
@@ -292,7 +297,7 @@ def _infer_column(s: pd.Series, name: str, forced: Role | None = None) -> Column
         spec.note = (
             f"Column '{name}' has a single value ({_plain(non_missing.iloc[0])!r}); it is excluded."
         )
-    elif pd.api.types.is_bool_dtype(s) or _looks_boolean(non_missing):
+    elif pd.api.types.is_bool_dtype(s) or (n_unique == 2 and _looks_boolean(non_missing)):
         spec.role = Role.BOOLEAN
     elif pd.api.types.is_datetime64_any_dtype(s):
         spec.role = Role.DATETIME
