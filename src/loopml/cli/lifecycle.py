@@ -130,3 +130,68 @@ def run_command(
             f"Done: [bold cyan]{result.model_ref}[/] in stage {result.deployed_stage}"
             + (f"; report [cyan]{result.report}[/]" if result.report else "")
         )
+
+
+@command
+def retrain_command(
+    name: Annotated[str, typer.Argument(help="The stored model to retrain.")],
+    data: Annotated[str, typer.Option("--data", help="New labelled data (file or directory).")],
+    margin: Annotated[
+        float, typer.Option(help="How much better the challenger must be (metric units).")
+    ] = 0.0,
+    gate: Annotated[
+        list[str] | None,
+        typer.Option("--gate", help="KPI gate, e.g. 'recall >= 0.8' (repeatable)."),
+    ] = None,
+    new_only: Annotated[
+        bool, typer.Option("--new-only", help="Train on the new data alone, not old + new.")
+    ] = False,
+    holdout: Annotated[float, typer.Option(help="Share of new rows held out to compare.")] = 0.25,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Compare but never promote.")] = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", "-o", help="Write the comparison as HTML.")
+    ] = None,
+    store: StoreOption = None,
+    quiet: QuietOption = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Train a challenger on old + new data; promote it only if it beats the champion."""
+    from loopml.retrain import retrain, write_report
+
+    with (
+        console(stderr=True).status("Retraining...", spinner="dots")
+        if not (quiet or json_out)
+        else _Quiet()
+    ):
+        result = retrain(
+            name,
+            data,
+            store=open_store(store),
+            include_old=not new_only,
+            holdout=holdout,
+            margin=margin,
+            gates=gate,
+            promote=not dry_run,
+        )
+    if report is not None:
+        write_report(result, report)
+    if json_out:
+        print_json(result.to_dict())
+        return
+    if quiet:
+        return
+    out = console()
+    verdict = "[green]promoted to production[/]" if result.promoted else "[yellow]not promoted[/]"
+    out.print(f"{result.challenger} {verdict}: {result.reason}.")
+    out.print(
+        f"  {result.metric}: champion {result.champion} {result.champion_score:.4f}, "
+        f"challenger {result.challenger_score:.4f} ({result.holdout_rows} holdout rows)"
+    )
+
+
+class _Quiet:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
