@@ -236,19 +236,16 @@ def _evaluation(ctx: _Context) -> tuple[dict[str, Any], str]:
     record = ctx.store.resolve(models["ref"])
     metrics = {k: v for k, v in record.metrics.items() if v == v}
     out: dict[str, Any] = {"test_metrics": metrics}
-    try:
-        from loopml.report.run import render_run_report
-    except ImportError:  # the run report arrives with the evaluation work
-        render_run_report = None
-    if render_run_report is not None:
-        path = render_run_report(
-            ctx.store,
-            models["train_run_id"],
-            spec_goal=ctx.spec.goal,
-            kpis=ctx.spec.kpis,
-            path=ctx.workdir / "report.html",
-        )
-        out["report"] = str(path)
+    from loopml.report.run import render_run_report
+
+    path = render_run_report(
+        ctx.store,
+        models["train_run_id"],
+        spec_goal=ctx.spec.goal,
+        kpis=ctx.spec.kpis,
+        path=ctx.workdir / "report.html",
+    )
+    out["report"] = str(path)
     key = models["metric"]
     shown = f"test {key} {metrics[key]:.4f}" if key in metrics else "test metrics recorded"
     return out, shown + (f"; report {out['report']}" if "report" in out else "")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from loopml.cli import data, lifecycle, models, predict, train
+from loopml.cli import data, lifecycle, models, monitor, predict, train
 
 app = typer.Typer(
     name="loopml",
@@ -25,6 +25,8 @@ app.command("train")(train.train_command)
 app.command("predict")(predict.predict_command)
 app.add_typer(models.models_app, name="models")
 app.add_typer(models.runs_app, name="runs")
+app.command("monitor")(monitor.monitor_command)
+app.add_typer(monitor.alerts_app, name="alerts")
 
 
 def _version_callback(value: bool) -> None:
