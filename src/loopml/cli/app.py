@@ -20,6 +20,7 @@ app = typer.Typer(
 app.command("init")(lifecycle.init_command)
 app.command("run")(lifecycle.run_command)
 app.command("retrain")(lifecycle.retrain_command)
+app.command("watch")(lifecycle.watch_command)
 app.command("profile")(data.profile_command)
 app.command("train")(train.train_command)
 app.command("predict")(predict.predict_command)

@@ -195,3 +195,74 @@ class _Quiet:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+@command
+def watch_command(
+    name: Annotated[str, typer.Argument(help="The stored model to watch.")],
+    every: Annotated[str, typer.Option(help="Period: 30s, 15m, 1h, 1d.")] = "1h",
+    current: Annotated[
+        str | None,
+        typer.Option(help="Read new rows from this file/directory instead of the prediction log."),
+    ] = None,
+    alert: Annotated[
+        list[str] | None,
+        typer.Option(help="Alert rule, e.g. 'critical: latency_p95_ms > 200' (repeatable)."),
+    ] = None,
+    webhook: Annotated[
+        list[str] | None, typer.Option(help="Send alerts to this URL as JSON (repeatable).")
+    ] = None,
+    alert_file: Annotated[
+        Path | None, typer.Option(help="Append alerts to this JSON-lines file.")
+    ] = None,
+    retrain_data: Annotated[
+        str | None, typer.Option(help="New labelled data used to retrain on drift.")
+    ] = None,
+    margin: Annotated[float, typer.Option(help="Retraining: required improvement.")] = 0.0,
+    cycles: Annotated[
+        int | None, typer.Option(help="Stop after this many cycles (default: run until Ctrl-C).")
+    ] = None,
+    store: StoreOption = None,
+    quiet: QuietOption = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Monitor a model on a schedule: drift and ops figures → alerts → optional retraining."""
+    from loopml.monitor.alerts import AlertRule, FileChannel, LogChannel, WebhookChannel
+    from loopml.watch import CycleResult, default_rules, parse_period, watch
+
+    parse_period(every)
+    rules = [AlertRule.parse(a) for a in alert] if alert else default_rules()
+    channels: list[Any] = [LogChannel()]
+    channels += [WebhookChannel(url) for url in webhook or []]
+    if alert_file is not None:
+        channels.append(FileChannel(alert_file))
+    out = console()
+
+    def show(result: CycleResult) -> None:
+        if json_out:
+            print_json(result.to_dict())
+        elif not quiet:
+            drift = result.figures.get("drift_share")
+            shown = f"drift share {drift:.0%}" if drift is not None else result.note
+            alerts = "; ".join(result.alerts) or "no new alerts"
+            out.print(
+                f"{result.at:%Y-%m-%d %H:%M:%S} {result.model}: {result.rows} rows, {shown}; {alerts}"
+            )
+            if result.retrained:
+                out.print(f"  retrained: {result.retrained['reason']}")
+
+    if not (quiet or json_out):
+        out.print(f"Watching [bold]{name}[/] every {every} (Ctrl-C to stop)")
+    watch(
+        name,
+        every=every,
+        store=open_store(store),
+        current=current,
+        rules=rules,
+        channels=channels,
+        retrain_data=retrain_data,
+        retrain_on_drift=retrain_data is not None,
+        margin=margin,
+        max_cycles=cycles,
+        on_cycle=show,
+    )
