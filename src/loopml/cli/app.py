@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from loopml.cli import data, lifecycle, models, monitor, predict, train
+from loopml.cli import data, deploy, lifecycle, models, monitor, predict, train
 
 app = typer.Typer(
     name="loopml",
@@ -24,7 +24,10 @@ app.command("watch")(lifecycle.watch_command)
 app.command("profile")(data.profile_command)
 app.command("train")(train.train_command)
 app.command("predict")(predict.predict_command)
+models.models_app.command("promote")(deploy.promote_command)
 app.add_typer(models.models_app, name="models")
+app.command("export")(deploy.export_command)
+app.command("edge-predict")(deploy.edge_predict_command)
 app.add_typer(models.runs_app, name="runs")
 app.command("monitor")(monitor.monitor_command)
 app.add_typer(monitor.alerts_app, name="alerts")

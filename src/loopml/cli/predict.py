@@ -16,6 +16,7 @@ from loopml.cli._common import (
     open_store,
     print_json,
 )
+from loopml.cli.deploy import SchedulerOption, WorkersOption
 
 
 @command
@@ -35,6 +36,8 @@ def predict_command(
         typer.Option("--keep", help="Input column to copy to the output (repeatable)."),
     ] = None,
     no_proba: Annotated[bool, typer.Option("--no-proba", help="Omit class probabilities.")] = False,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = None,
     store: StoreOption = None,
     quiet: QuietOption = False,
     json_out: JsonOption = False,
@@ -61,15 +64,30 @@ def predict_command(
     )
     with progress:
         task = progress.add_task("predict", total=total)
-        summary = predict_file(
-            bundle,
-            source,
-            output,
-            chunk_rows=chunk_rows,
-            keep=keep,
-            proba=not no_proba,
-            on_progress=lambda n: progress.update(task, completed=n),
-        )
+        if workers is not None or scheduler is not None:
+            from loopml.serve.distributed import predict_distributed
+
+            summary = predict_distributed(
+                bundle,
+                source,
+                output,
+                workers=workers,
+                scheduler=scheduler,
+                chunk_rows=chunk_rows,
+                keep=keep,
+                proba=not no_proba,
+                on_progress=lambda n: progress.update(task, completed=n),
+            )
+        else:
+            summary = predict_file(
+                bundle,
+                source,
+                output,
+                chunk_rows=chunk_rows,
+                keep=keep,
+                proba=not no_proba,
+                on_progress=lambda n: progress.update(task, completed=n),
+            )
     if json_out:
         print_json(summary.to_dict())
         return
