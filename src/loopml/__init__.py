@@ -22,6 +22,7 @@ from loopml.exceptions import (
     LoopmlError,
     MissingDependencyError,
     ModelNotFoundError,
+    RunNotFoundError,
     SchemaMismatchError,
     StoreError,
 )
@@ -47,16 +48,30 @@ _LAZY: dict[str, str] = {
     "train": "loopml.learn.supervised",
     "TrainResult": "loopml.learn.supervised",
     "predict_file": "loopml.serve.batch",
+    "ProjectSpec": "loopml.config",
+    "load_spec": "loopml.config",
+    "run_lifecycle": "loopml.phases",
+    "retrain": "loopml.retrain",
+    "watch": "loopml.watch",
+    "promote": "loopml.registry",
+    "GateError": "loopml.gates",
+    "drift_report": "loopml.monitor.drift",
+    "export_onnx": "loopml.serve.export",
 }
+# Submodules reachable as attributes after a bare ``import loopml``.
+_SUBMODULES = ("evaluate", "metrics", "monitor")
 
 __all__ = [
     "DataError",
+    "GateError",
     "LoopmlError",
     "MissingDependencyError",
     "ModelBundle",
     "ModelNotFoundError",
     "Profile",
+    "ProjectSpec",
     "Role",
+    "RunNotFoundError",
     "Schema",
     "SchemaMismatchError",
     "Split",
@@ -66,18 +81,30 @@ __all__ = [
     "TrainResult",
     "__version__",
     "build_features",
+    "drift_report",
+    "evaluate",
+    "export_onnx",
     "infer_schema",
     "iter_chunks",
     "load",
     "load_model",
+    "load_spec",
+    "metrics",
+    "monitor",
     "predict_file",
     "profile",
+    "promote",
+    "retrain",
+    "run_lifecycle",
     "split",
     "train",
+    "watch",
 ]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"loopml.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'loopml' has no attribute {name!r}")
@@ -91,12 +118,21 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from loopml import evaluate, metrics, monitor
     from loopml.bundle import ModelBundle, load_model
+    from loopml.config import ProjectSpec, load_spec
     from loopml.data.io import iter_chunks, load
     from loopml.data.profile import Profile, profile
     from loopml.data.schema import Role, Schema, Task, infer_schema
     from loopml.data.split import Split, split
     from loopml.features.build import build_features
+    from loopml.gates import GateError
     from loopml.learn.supervised import TrainResult, train
+    from loopml.monitor.drift import drift_report
+    from loopml.phases import run_lifecycle
+    from loopml.registry import promote
+    from loopml.retrain import retrain
     from loopml.serve.batch import predict_file
+    from loopml.serve.export import export_onnx
     from loopml.store import Store
+    from loopml.watch import watch

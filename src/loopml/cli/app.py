@@ -17,20 +17,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-app.command("init")(lifecycle.init_command)
-app.command("run")(lifecycle.run_command)
-app.command("retrain")(lifecycle.retrain_command)
-app.command("watch")(lifecycle.watch_command)
-app.command("profile")(data.profile_command)
-app.command("train")(train.train_command)
-app.command("predict")(predict.predict_command)
+_DATA, _DEPLOY, _WATCH, _LIFE = "Data and models", "Deployment", "Monitoring", "Lifecycle"
+app.command("profile", rich_help_panel=_DATA)(data.profile_command)
+app.command("train", rich_help_panel=_DATA)(train.train_command)
+app.add_typer(models.models_app, name="models", rich_help_panel=_DATA)
+app.add_typer(models.runs_app, name="runs", rich_help_panel=_DATA)
+app.command("predict", rich_help_panel=_DEPLOY)(predict.predict_command)
 models.models_app.command("promote")(deploy.promote_command)
-app.add_typer(models.models_app, name="models")
-app.command("export")(deploy.export_command)
-app.command("edge-predict")(deploy.edge_predict_command)
-app.add_typer(models.runs_app, name="runs")
-app.command("monitor")(monitor.monitor_command)
-app.add_typer(monitor.alerts_app, name="alerts")
+app.command("export", rich_help_panel=_DEPLOY)(deploy.export_command)
+app.command("edge-predict", rich_help_panel=_DEPLOY)(deploy.edge_predict_command)
+app.command("monitor", rich_help_panel=_WATCH)(monitor.monitor_command)
+app.add_typer(monitor.alerts_app, name="alerts", rich_help_panel=_WATCH)
+app.command("retrain", rich_help_panel=_WATCH)(lifecycle.retrain_command)
+app.command("watch", rich_help_panel=_WATCH)(lifecycle.watch_command)
+app.command("init", rich_help_panel=_LIFE)(lifecycle.init_command)
+app.command("run", rich_help_panel=_LIFE)(lifecycle.run_command)
 
 
 def _version_callback(value: bool) -> None:

@@ -18,6 +18,8 @@ Examples
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 _LAZY: dict[str, str] = {
@@ -190,3 +192,16 @@ if TYPE_CHECKING:
         rouge,
     )
     from loopml.evaluate.threshold import ThresholdChoice, choose_threshold, threshold_curve
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``loopml.evaluate(model, data)`` call :func:`~loopml.evaluate.evaluator.evaluate`
+    while ``loopml.evaluate`` stays the package of metric modules."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from loopml.evaluate.evaluator import evaluate
+
+        return evaluate(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
