@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from loopml.cli import data, deploy, lifecycle, models, monitor, predict, train
+from loopml.cli import data, deploy, evaluate, lifecycle, models, monitor, predict, train
 
 app = typer.Typer(
     name="loopml",
@@ -22,6 +22,11 @@ app.command("profile", rich_help_panel=_DATA)(data.profile_command)
 app.command("train", rich_help_panel=_DATA)(train.train_command)
 app.add_typer(models.models_app, name="models", rich_help_panel=_DATA)
 app.add_typer(models.runs_app, name="runs", rich_help_panel=_DATA)
+_EVAL = "Evaluation"
+app.command("evaluate", rich_help_panel=_EVAL)(evaluate.evaluate_command)
+app.command("report", rich_help_panel=_EVAL)(evaluate.report_command)
+app.command("evaluate-text", rich_help_panel=_EVAL)(evaluate.evaluate_text_command)
+app.command("perplexity", rich_help_panel=_EVAL)(evaluate.perplexity_command)
 app.command("predict", rich_help_panel=_DEPLOY)(predict.predict_command)
 models.models_app.command("promote")(deploy.promote_command)
 app.command("export", rich_help_panel=_DEPLOY)(deploy.export_command)
