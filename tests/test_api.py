@@ -57,3 +57,14 @@ def test_ctrl_c_mid_run_marks_the_run_failed() -> None:
     assert runs[0].status == "failed"
     assert "KeyboardInterrupt" in (runs[0].error or "")
     assert store.list_models() == []
+
+
+def test_evaluate_is_callable_and_a_package() -> None:
+    import loopml.evaluate.scoring  # importing a submodule must not hide the function
+
+    store = Store()
+    df = loopml.load("builtin:iris")
+    result = loopml.train(df, target="target", name="iris", store=store)
+    evaluation = loopml.evaluate(result.model, df)
+    assert evaluation.metrics["accuracy"] > 0.9
+    assert loopml.evaluate.scoring.get_metric("auc").name == "roc_auc"
