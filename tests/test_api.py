@@ -68,3 +68,11 @@ def test_evaluate_is_callable_and_a_package() -> None:
     evaluation = loopml.evaluate(result.model, df)
     assert evaluation.metrics["accuracy"] > 0.9
     assert loopml.evaluate.scoring.get_metric("auc").name == "roc_auc"
+
+
+@pytest.mark.slow
+def test_run_diagnosis_labels_the_fit() -> None:
+    result = loopml.train("builtin:breast_cancer", store=Store(), models=["logreg"])
+    report = result.diagnosis
+    assert report.diagnosis.label in {"overfitting", "underfitting", "balanced"}
+    assert result.diagnosis is report  # computed once

@@ -64,7 +64,8 @@ def fmt_score(value: Any, digits: int = 4) -> str:
     if value is None:
         return "-"
     try:
-        return f"{float(value):.{digits}f}"
+        number = float(value)
+        return "-" if number != number else f"{number:.{digits}f}"
     except (TypeError, ValueError):
         return str(value)
 

@@ -6,7 +6,17 @@ from typing import Annotated
 
 import typer
 
-from loopml.cli import data, deploy, evaluate, lifecycle, models, monitor, predict, train
+from loopml.cli import (
+    data,
+    deploy,
+    evaluate,
+    lifecycle,
+    models,
+    monitor,
+    predict,
+    train,
+    tune,
+)
 
 app = typer.Typer(
     name="loopml",
@@ -20,6 +30,7 @@ app = typer.Typer(
 _DATA, _DEPLOY, _WATCH, _LIFE = "Data and models", "Deployment", "Monitoring", "Lifecycle"
 app.command("profile", rich_help_panel=_DATA)(data.profile_command)
 app.command("train", rich_help_panel=_DATA)(train.train_command)
+app.command("tune", rich_help_panel=_DATA)(tune.tune_command)
 app.add_typer(models.models_app, name="models", rich_help_panel=_DATA)
 app.add_typer(models.runs_app, name="runs", rich_help_panel=_DATA)
 _EVAL = "Evaluation"

@@ -47,6 +47,26 @@ def train_command(
     group_column: Annotated[
         str | None, typer.Option(help="Keep rows of a group in one split.")
     ] = None,
+    time_budget: Annotated[
+        float | None,
+        typer.Option(help="Seconds for the whole run (AutoML search, refit, evaluation).", min=1),
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option(help="Number of candidates to try (a trial budget).", min=1)
+    ] = None,
+    tune: Annotated[
+        str | None, typer.Option(help="Tune the best families: grid, random or bayes.")
+    ] = None,
+    ensemble: Annotated[
+        bool | None,
+        typer.Option(
+            "--ensemble/--no-ensemble",
+            help="Try an ensemble of the top models (default: on with a budget).",
+        ),
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="Parallel workers (-1: all cores).")
+    ] = 1,
     store: StoreOption = None,
     quiet: QuietOption = False,
     json_out: JsonOption = False,
@@ -70,6 +90,11 @@ def train_command(
         group_column=group_column,
         store=open_store(store),
         on_event=events,
+        time_budget=time_budget,
+        n_trials=trials,
+        tune=tune,
+        ensemble=ensemble,
+        n_jobs=jobs,
     )
     if events is not None:
         events.stop()
@@ -80,12 +105,31 @@ def train_command(
 
 
 class _Progress:
-    """Renders training events as a live status line."""
+    """Renders training events: a status line, then a bar with time left and the best so far."""
 
     def __init__(self, out: Console) -> None:
         self.out = out
         self.status = out.status("Loading data...", spinner="dots")
         self.status.start()
+        self.progress: Any = None
+        self.task: Any = None
+
+    def _bar(self, budget: float | None, n_trials: int | None) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.status.stop()
+        total = budget if budget else n_trials
+        self.progress = Progress(
+            TextColumn("[bold]Searching"),
+            BarColumn(),
+            TextColumn("{task.fields[trials]} trials"),
+            TimeRemainingColumn() if budget else TextColumn(""),
+            TextColumn("best {task.fields[best]}"),
+            console=self.out,
+            transient=True,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("search", total=total, trials=0, best="-")
 
     def __call__(self, kind: str, payload: dict[str, Any]) -> None:
         if kind == "phase":
@@ -97,25 +141,40 @@ class _Progress:
                 "refit": f"Refitting {payload.get('model')} on train + validation...",
                 "evaluate": "Evaluating on the test split...",
             }.get(str(phase))
-            if phase == "fit":
-                text = (
-                    f"Fitting {payload.get('model')} "
-                    f"({int(payload.get('index', 0)) + 1}/{payload.get('total')})..."
-                )
-            if text:
+            if text and self.progress is None:
                 self.status.update(text)
         elif kind == "trial":
-            trial = payload["trial"]
-            metric = payload["metric"]
-            if trial.status == "complete":
-                self.out.print(
-                    f"  [green]✓[/] {trial.model:<10} valid {metric.name} "
-                    f"{fmt_score(trial.valid_score)}  ({trial.fit_time:.2f} s)"
-                )
-            else:
-                self.out.print(f"  [red]✗[/] {trial.model:<10} {trial.status}: {trial.error}")
+            self._trial(payload)
+
+    def _trial(self, payload: dict[str, Any]) -> None:
+        trial = payload["trial"]
+        metric = payload["metric"]
+        budget, n_trials = payload.get("budget"), payload.get("n_trials")
+        if self.progress is None and (budget or n_trials):
+            self._bar(budget, n_trials)
+        line = (
+            f"  [green]✓[/] {trial.model:<14} valid {metric.name} {fmt_score(trial.valid_score)}"
+            f"  ({trial.fit_time:.2f} s)"
+            if trial.status == "complete"
+            else f"  [red]✗[/] {trial.model:<14} {trial.status}: {trial.error or ''}"
+        )
+        if self.progress is not None:
+            best = payload.get("best")
+            done = payload.get("elapsed", 0.0) if budget else (trial.number + 1)
+            self.progress.update(
+                self.task,
+                completed=min(done, budget or n_trials or done),
+                trials=trial.number + 1,
+                best=f"{best.model} {fmt_score(best.valid_score)}" if best is not None else "-",
+            )
+            if trial.status != "complete" or trial.number < 5:
+                self.progress.console.print(line)
+        else:
+            self.out.print(line)
 
     def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
         self.status.stop()
 
 
@@ -139,9 +198,11 @@ def _print_result(out: Console, result: TrainResult) -> None:
         std = getattr(row, "valid_std", None)
         if isinstance(std, float) and std == std:
             valid += f" ± {std:.3f}"
+        status = str(getattr(row, "status", "complete"))
+        model_name = str(row.model) + ("" if status == "complete" else f" [dim]({status})[/]")
         table.add_row(
             str(row.rank),
-            str(row.model),
+            model_name,
             valid,
             fmt_score(row.train_score),
             f"{row.fit_time_s:.2f}",
