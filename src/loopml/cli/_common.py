@@ -52,8 +52,10 @@ def handle_errors() -> Iterator[None]:
     try:
         yield
     except LoopmlError as exc:
+        from rich.markup import escape
+
         err = console(stderr=True)
-        err.print(f"[bold red]Error:[/] {exc}", markup=True, highlight=False)
+        err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True, highlight=False)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         console(stderr=True).print("[yellow]Interrupted.[/]")

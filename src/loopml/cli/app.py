@@ -14,6 +14,7 @@ from loopml.cli import (
     models,
     monitor,
     predict,
+    serve,
     train,
     tune,
 )
@@ -39,6 +40,7 @@ app.command("report", rich_help_panel=_EVAL)(evaluate.report_command)
 app.command("evaluate-text", rich_help_panel=_EVAL)(evaluate.evaluate_text_command)
 app.command("perplexity", rich_help_panel=_EVAL)(evaluate.perplexity_command)
 app.command("predict", rich_help_panel=_DEPLOY)(predict.predict_command)
+app.command("serve", rich_help_panel=_DEPLOY)(serve.serve_command)
 models.models_app.command("promote")(deploy.promote_command)
 app.command("export", rich_help_panel=_DEPLOY)(deploy.export_command)
 app.command("edge-predict", rich_help_panel=_DEPLOY)(deploy.edge_predict_command)

@@ -46,9 +46,10 @@ def coerce_column(values: pd.Series, role: str) -> pd.Series:
             return pd.to_datetime(values, errors="coerce", format="mixed")
     if role == "text":
         return values.astype("object").where(values.notna(), "").astype(str)
-    # categorical: one string dtype, missing kept as NaN (imputed later).
-    strings = values.astype("object").where(values.isna(), values.astype(str))
-    return strings.astype("object")
+    # categorical: strings, with every kind of missing (None, NaN, pd.NA) as NaN (imputed later).
+    present = values.notna()
+    strings = values.astype("object").where(present, np.nan)
+    return strings.where(~present, values.astype(str)).astype("object")
 
 
 class SchemaCoercer(TransformerMixin, BaseEstimator):  # type: ignore[misc]

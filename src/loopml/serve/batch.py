@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from loopml._fs import atomic_file
 from loopml.data.io import describe_source, iter_chunks
-from loopml.data.schema import Role
+from loopml.data.schema import Role, Task
 from loopml.data.validate import InputReport
 from loopml.exceptions import DataError
 
@@ -70,13 +70,48 @@ def predict_frame(
     keep: list[str] | None = None,
     proba: bool = True,
 ) -> pd.DataFrame:
-    """Predictions for *df* as a frame: kept columns, ``prediction``, ``proba_<class>``."""
+    """Predictions for *df* as a frame: the kept columns, then by the model's task
+
+    - binary / multiclass / regression: ``prediction`` and ``proba_<class>``;
+    - multilabel: one 0/1 column per label, ``labels`` (the predicted labels joined by the
+      model's delimiter, ``|`` by default) and ``proba_<label>``;
+    - clustering: ``segment`` (-1: noise);
+    - anomaly: ``anomaly_score`` (higher = more unusual) and ``is_anomaly`` (0/1);
+    - rules: one row per basket (per transaction for long-format input, whose transaction
+      column leads): ``recommendations`` (joined by ``|``), ``top_score``, ``top_rule``.
+    """
+    import numpy as np
     import pandas as pd
 
+    task = model.task
+    if task == Task.RULES:
+        recs = model.recommend(df)
+        positions = np.asarray(recs.index, dtype=np.int64)
+        out = pd.DataFrame(index=df.index[positions])
+        for col in keep or []:
+            if col not in recs.columns:
+                out[col] = df[col].to_numpy()[positions]
+        for col in recs.columns:
+            out[col] = recs[col].to_numpy()
+        return out
     out = pd.DataFrame(index=df.index)
     for col in keep or []:
         out[col] = df[col].to_numpy()
-    out["prediction"] = model.predict(df)
+    if task == Task.CLUSTERING:
+        out["segment"] = model.predict(df)
+    elif task == Task.ANOMALY:
+        scores = model.score_samples(df)
+        out["anomaly_score"] = scores
+        out["is_anomaly"] = (scores > (model.anomaly_threshold or 0.0)).astype(np.int64)
+    elif task == Task.MULTILABEL:
+        names = [str(c) for c in model.classes or []]
+        flags = model.predict(df)
+        for j, name in enumerate(names):
+            out[name] = flags[:, j]
+        delimiter = str((model.info.get("multilabel") or {}).get("delimiter") or "|")
+        out["labels"] = [delimiter.join(names[j] for j in row.nonzero()[0]) for row in flags]
+    else:
+        out["prediction"] = model.predict(df)
     if proba:
         p = model.predict_proba(df)
         if p is not None:
