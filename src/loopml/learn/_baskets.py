@@ -14,26 +14,6 @@ import scipy.sparse as sp
 
 from loopml.exceptions import DataError
 
-#: Columns of :attr:`RuleSet.rules`, in order.
-RULE_COLUMNS = [
-    "antecedents",
-    "consequents",
-    "antecedent_support",
-    "consequent_support",
-    "support",
-    "confidence",
-    "lift",
-    "leverage",
-    "conviction",
-    "count",
-]
-#: Candidate rules (2**k - 2 per k-itemset) allowed per unit of max_itemsets.
-RULE_CANDIDATES_PER_ITEMSET = 20
-_METRICS = ("lift", "confidence", "support", "leverage", "conviction")
-_FORMAT = "loopml.ruleset"
-_FORMAT_VERSION = 1
-#: Work (pair or triple occurrences) counted exactly by the guard before it samples rows.
-_GUARD_BUDGET = 10_000_000
 _TXN_NAME = re.compile(
     r"transaction|order|basket|invoice|receipt|session|ticket|cart|(^|_)id$", re.I
 )

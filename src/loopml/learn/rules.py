@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import tempfile
 import warnings
 from collections.abc import Sequence
@@ -77,12 +76,6 @@ RULE_CANDIDATES_PER_ITEMSET = 20
 _METRICS = ("lift", "confidence", "support", "leverage", "conviction")
 _FORMAT = "loopml.ruleset"
 _FORMAT_VERSION = 1
-#: Work (pair or triple occurrences) counted exactly by the guard before it samples rows.
-_GUARD_BUDGET = 10_000_000
-_TXN_NAME = re.compile(
-    r"transaction|order|basket|invoice|receipt|session|ticket|cart|(^|_)id$", re.I
-)
-_ITEM_NAME = re.compile(r"item|product|sku|article|name|category", re.I)
 
 
 # -- mining ------------------------------------------------------------------------------
