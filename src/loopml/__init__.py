@@ -57,7 +57,13 @@ _LAZY: dict[str, str] = {
     "GateError": "loopml.gates",
     "drift_report": "loopml.monitor.drift",
     "export_onnx": "loopml.serve.export",
+    "cluster": "loopml.learn.tasks",
+    "find_anomalies": "loopml.learn.tasks",
+    "mine_rules": "loopml.learn.tasks",
+    "tune_model": "loopml.tune",
 }
+#: public name -> the defining module's name for it, where they differ.
+_RENAMED = {"mine_rules": "mine"}
 # Submodules reachable as attributes after a bare ``import loopml``.
 _SUBMODULES = ("evaluate", "metrics", "monitor")
 
@@ -81,15 +87,18 @@ __all__ = [
     "TrainResult",
     "__version__",
     "build_features",
+    "cluster",
     "drift_report",
     "evaluate",
     "export_onnx",
+    "find_anomalies",
     "infer_schema",
     "iter_chunks",
     "load",
     "load_model",
     "load_spec",
     "metrics",
+    "mine_rules",
     "monitor",
     "predict_file",
     "profile",
@@ -98,6 +107,7 @@ __all__ = [
     "run_lifecycle",
     "split",
     "train",
+    "tune_model",
     "watch",
 ]
 
@@ -108,7 +118,7 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'loopml' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), _RENAMED.get(name, name))
     globals()[name] = value
     return value
 
@@ -128,6 +138,8 @@ if TYPE_CHECKING:
     from loopml.features.build import build_features
     from loopml.gates import GateError
     from loopml.learn.supervised import TrainResult, train
+    from loopml.learn.tasks import cluster, find_anomalies
+    from loopml.learn.tasks import mine as mine_rules
     from loopml.monitor.drift import drift_report
     from loopml.phases import run_lifecycle
     from loopml.registry import promote
@@ -135,4 +147,5 @@ if TYPE_CHECKING:
     from loopml.serve.batch import predict_file
     from loopml.serve.export import export_onnx
     from loopml.store import Store
+    from loopml.tune import tune_model
     from loopml.watch import watch

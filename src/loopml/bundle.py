@@ -109,27 +109,82 @@ class ModelBundle:
         return check_input(df, self.schema, where, row_offset=row_offset)
 
     def predict(self, df: pd.DataFrame) -> np.ndarray[Any, Any]:
-        """Predict labels (classification, original class values) or values (regression)."""
+        """Predict for each row of *df*, in the task's own terms.
+
+        - binary / multiclass: labels (original class values);
+        - regression: values (float64);
+        - multilabel: a 0/1 matrix of shape (n_rows, n_labels), columns in ``classes``
+          order (see :meth:`predict_labels` for label lists);
+        - clustering: segment ids (int64; -1 is noise for DBSCAN/HDBSCAN);
+        - anomaly: 1 for an anomaly, 0 for a normal row (see :meth:`score_samples`);
+        - rules: for each basket, the list of recommended items (see :meth:`recommend`).
+        """
         import numpy as np
 
-        if self.task in (Task.BINARY, Task.MULTICLASS):
-            if self.task == Task.BINARY and self.threshold is not None and self._has_proba():
+        task = self.task
+        if task in (Task.BINARY, Task.MULTICLASS):
+            if task == Task.BINARY and self.threshold is not None and self._has_proba():
                 proba = self.pipeline.predict_proba(df)
                 idx = (proba[:, 1] >= self.threshold).astype(np.int64)
             else:
                 idx = np.asarray(self.pipeline.predict(df)).astype(np.int64)
             labels: np.ndarray[Any, Any] = np.asarray(self.classes, dtype=object)[idx]
             return labels
+        if task in (Task.MULTILABEL, Task.CLUSTERING, Task.ANOMALY):
+            return np.asarray(self.pipeline.predict(df), dtype=np.int64)
+        if task == Task.RULES:
+            recs = self.pipeline.predict(df)
+            out = np.empty(len(recs), dtype=object)
+            for i, items in enumerate(recs):  # element-wise: equal-length lists must stay lists
+                out[i] = list(items)
+            return out
         return np.asarray(self.pipeline.predict(df), dtype="float64")
 
     def predict_proba(self, df: pd.DataFrame) -> pd.DataFrame | None:
-        """Class probabilities as a DataFrame with one column per class; None if unsupported."""
+        """Class probabilities as a DataFrame with one column per class (multilabel: per
+        label, each in [0, 1] on its own); None if unsupported."""
         import pandas as pd
 
-        if self.task not in (Task.BINARY, Task.MULTICLASS) or not self._has_proba():
+        task = self.task
+        if task not in (Task.BINARY, Task.MULTICLASS, Task.MULTILABEL) or not self._has_proba():
             return None
         proba = self.pipeline.predict_proba(df)
         return pd.DataFrame(proba, columns=[str(c) for c in self.classes or []], index=df.index)
+
+    def predict_labels(self, df: pd.DataFrame) -> list[list[Any]]:
+        """Multilabel models: the labels predicted for each row, in ``classes`` order."""
+        self._require(Task.MULTILABEL, "predict_labels")
+        names = list(self.classes or [])
+        return [[names[j] for j in row.nonzero()[0]] for row in self.predict(df)]
+
+    def score_samples(self, df: pd.DataFrame) -> np.ndarray[Any, Any]:
+        """Anomaly models: each row's anomaly score (higher = more anomalous); rows scoring
+        above :attr:`anomaly_threshold` are flagged by :meth:`predict`."""
+        import numpy as np
+
+        self._require(Task.ANOMALY, "score_samples")
+        return np.asarray(self.pipeline.score_samples(df), dtype="float64")
+
+    @property
+    def anomaly_threshold(self) -> float | None:
+        """Anomaly models: the score above which a row is an anomaly (None otherwise)."""
+        if self.task != Task.ANOMALY:
+            return None
+        return float(self.pipeline.threshold_)
+
+    def recommend(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Rules models: one row per basket of *df* with its recommended items, the best
+        recommendation's score and the rule behind it (see
+        :meth:`loopml.learn.tasks.BasketRecommender.recommend_frame`)."""
+        self._require(Task.RULES, "recommend")
+        frame: pd.DataFrame = self.pipeline.recommend_frame(df)
+        return frame
+
+    def _require(self, task: Task, method: str) -> None:
+        if self.task != task:
+            raise LoopmlError(
+                f"{method}() applies to {task} models; {self.name} is a {self.task} model."
+            )
 
     def _has_proba(self) -> bool:
         return hasattr(self.pipeline, "predict_proba")

@@ -118,3 +118,41 @@ def test_version_and_help() -> None:
     for cmd in ("train", "predict", "profile", "models", "runs"):
         code, out, _ = invoke(cmd, "--help")
         assert code == 0 and "Usage" in out
+
+
+def test_train_multilabel_from_a_delimited_column_and_from_01_columns(tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    n = 300
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    urgent, financial = (x1 > 0).astype(int), (x2 > 0.3).astype(int)
+    tags = [
+        "|".join(t for t, on in (("urgent", u), ("financial", f)) if on)
+        for u, f in zip(urgent, financial, strict=True)
+    ]
+    pd.DataFrame({"x1": x1, "x2": x2, "tags": tags}).to_csv(tmp_path / "tickets.csv", index=False)
+    code, out, err = invoke(
+        "train", str(tmp_path / "tickets.csv"), "--target", "tags", "--task", "multilabel", "--json"
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["test_metrics"]["subset_accuracy"] > 0.7
+    frame = pd.DataFrame({"x1": x1, "x2": x2, "urgent": urgent, "financial": financial})
+    frame.to_csv(tmp_path / "wide.csv", index=False)
+    code, out, err = invoke(
+        "train", str(tmp_path / "wide.csv"), "--target", "urgent,financial", "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["test_metrics"]["hamming_loss"] < 0.2
+
+
+def test_train_semi_supervised_says_whether_unlabelled_rows_helped(tmp_path: Path) -> None:
+    df = load("builtin:iris")
+    df.loc[df.index % 3 != 0, "target"] = None
+    df.to_csv(tmp_path / "few.csv", index=False)
+    code, out, err = invoke(
+        "train", str(tmp_path / "few.csv"), "--target", "target", "--semi-supervised"
+    )
+    assert code == 0, err
+    assert "unlabelled" in " ".join(out.split()).lower()

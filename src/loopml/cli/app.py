@@ -15,6 +15,7 @@ from loopml.cli import (
     monitor,
     predict,
     serve,
+    tasks,
     train,
     tune,
 )
@@ -32,6 +33,9 @@ _DATA, _DEPLOY, _WATCH, _LIFE = "Data and models", "Deployment", "Monitoring", "
 app.command("profile", rich_help_panel=_DATA)(data.profile_command)
 app.command("train", rich_help_panel=_DATA)(train.train_command)
 app.command("tune", rich_help_panel=_DATA)(tune.tune_command)
+app.command("cluster", rich_help_panel=_DATA)(tasks.cluster_command)
+app.command("anomalies", rich_help_panel=_DATA)(tasks.anomalies_command)
+app.command("rules", rich_help_panel=_DATA)(tasks.rules_command)
 app.add_typer(models.models_app, name="models", rich_help_panel=_DATA)
 app.add_typer(models.runs_app, name="runs", rich_help_panel=_DATA)
 _EVAL = "Evaluation"

@@ -20,7 +20,11 @@ from loopml.cli._common import (
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from loopml.learn.multilabel import MultilabelResult
+    from loopml.learn.semi import SemiSupervisedResult
     from loopml.learn.supervised import TrainResult
+
+    AnyResult = TrainResult | MultilabelResult | SemiSupervisedResult
 
 
 @command
@@ -33,7 +37,8 @@ def train_command(
         str | None, typer.Option("--name", "-n", help="Model name (default: the file's stem).")
     ] = None,
     task: Annotated[
-        str | None, typer.Option(help="Override the task: binary, multiclass, regression.")
+        str | None,
+        typer.Option(help="Override the task: binary, multiclass, regression, multilabel."),
     ] = None,
     models: Annotated[str | None, typer.Option(help="Comma-separated candidate models.")] = None,
     metric: Annotated[
@@ -67,6 +72,17 @@ def train_command(
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", help="Parallel workers (-1: all cores).")
     ] = 1,
+    semi_supervised: Annotated[
+        bool,
+        typer.Option(
+            "--semi-supervised",
+            help="Use rows with an empty target as unlabelled data (self-training); "
+            "the result says whether it helped.",
+        ),
+    ] = False,
+    delimiter: Annotated[
+        str, typer.Option(help="Multi-label: separator of the labels in one target column.")
+    ] = "|",
     store: StoreOption = None,
     quiet: QuietOption = False,
     json_out: JsonOption = False,
@@ -77,9 +93,12 @@ def train_command(
     out = console(stderr=True)
     show = not (quiet or json_out)
     events = _Progress(out) if show else None
+    targets: str | list[str] | None = target
+    if target and "," in target and (task == "multilabel" or target not in _header(source)):
+        targets = [t.strip() for t in target.split(",") if t.strip()]
     result = train(
         source,
-        target,
+        targets,
         name=name,
         task=task,
         models=[m.strip() for m in models.split(",") if m.strip()] if models else None,
@@ -95,6 +114,8 @@ def train_command(
         tune=tune,
         ensemble=ensemble,
         n_jobs=jobs,
+        semi_supervised=semi_supervised,
+        delimiter=delimiter,
     )
     if events is not None:
         events.stop()
@@ -102,6 +123,18 @@ def train_command(
         print_json(_as_json(result))
     elif not quiet:
         _print_result(console(), result)
+
+
+def _header(source: str) -> list[str]:
+    """Column names of a delimited file (to tell 'a,b' targets from a column named 'a,b')."""
+    from pathlib import Path
+
+    path = Path(source)
+    if not path.is_file() or path.suffix.lower() not in (".csv", ".tsv", ".txt"):
+        return []
+    from loopml.data.io import sniff_csv
+
+    return sniff_csv(path)[2]
 
 
 class _Progress:
@@ -178,7 +211,7 @@ class _Progress:
         self.status.stop()
 
 
-def _print_result(out: Console, result: TrainResult) -> None:
+def _print_result(out: Console, result: AnyResult) -> None:
     from rich.table import Table
 
     split = result.split.get("rows", {})
@@ -221,7 +254,7 @@ def _print_result(out: Console, result: TrainResult) -> None:
     )
 
 
-def _as_json(result: TrainResult) -> dict[str, Any]:
+def _as_json(result: AnyResult) -> dict[str, Any]:
     return {
         "name": result.name,
         "version": result.version,

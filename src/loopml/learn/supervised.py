@@ -49,6 +49,8 @@ from loopml.learn.candidates import (
 
 if TYPE_CHECKING:
     from loopml.evaluate.runs import FitReport
+    from loopml.learn.multilabel import MultilabelResult
+    from loopml.learn.semi import SemiSupervisedResult
     from loopml.models.catalog import ModelSpec
     from loopml.store import RunHandle, Store
     from loopml.tune.search import Searcher
@@ -274,7 +276,7 @@ def source_params(data: Any) -> dict[str, Any]:
 
 def train(
     data: Any,
-    target: str | None = None,
+    target: str | list[str] | None = None,
     *,
     name: str | None = None,
     task: Task | str | None = None,
@@ -293,7 +295,9 @@ def train(
     tune: str | Searcher | None = None,
     ensemble: bool | None = None,
     cv: int | str | None = "auto",
-) -> TrainResult:
+    semi_supervised: bool = False,
+    delimiter: str = "|",
+) -> TrainResult | MultilabelResult | SemiSupervisedResult:
     """Train, compare and store a model for *target*.
 
     Parameters
@@ -357,6 +361,47 @@ def train(
     >>> result.task, result.ref
     (<Task.MULTICLASS: 'multiclass'>, 'iris@1')
     """
+    if str(task) == "multilabel" or isinstance(target, list | tuple):
+        from loopml.learn.multilabel import train_multilabel
+
+        if target is None:
+            raise DataError(
+                "Multi-label training needs --target: several 0/1 columns "
+                "(--target urgent,financial) or one column of joined labels."
+            )
+        return train_multilabel(
+            data,
+            target,
+            delimiter=delimiter,
+            models=models,
+            metric=metric or "f1_micro",
+            name=name,
+            split_sizes=split_sizes,
+            seed=seed,
+            roles=roles,
+            store=store,
+            n_jobs=n_jobs,
+            on_event=on_event,
+        )
+    if semi_supervised:
+        from loopml.learn.semi import train_semi_supervised
+
+        return train_semi_supervised(
+            data,
+            target,
+            models=models,
+            metric=metric,
+            name=name,
+            task=task,
+            split_sizes=split_sizes,
+            seed=seed,
+            roles=roles,
+            store=store,
+            n_jobs=n_jobs,
+            on_event=on_event,
+        )
+    if isinstance(target, list | tuple):  # narrowed above; keeps the type checker informed
+        raise DataError("Several target columns mean a multi-label task.")
     from loopml.store import Store
     from loopml.tune.executor import effective_jobs, make_executor
 

@@ -1,0 +1,1161 @@
+"""Clustering, anomaly detection and association rules as first-class models.
+
+:func:`cluster`, :func:`find_anomalies` and :func:`mine` carry data through the same
+lifecycle as :func:`loopml.learn.supervised.train`: load, infer the schema, fit the
+engine (:class:`~loopml.learn.clustering.Segmenter`,
+:class:`~loopml.learn.anomaly.AnomalyDetector`, :func:`~loopml.learn.rules.mine_rules`),
+evaluate, write a report, save a :class:`~loopml.bundle.ModelBundle` and register it in
+the store, so ``loopml predict NAME new.csv`` assigns segments, flags anomalies or
+recommends items like any other model.
+
+Examples
+--------
+>>> from loopml.store import Store
+>>> result = cluster("builtin:iris", k=3, store=Store.in_memory())  # doctest: +SKIP
+>>> result.model.predict(new_rows)  # segment ids  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from loopml.bundle import ModelBundle
+from loopml.data.schema import ColumnSpec, Role, Schema, Task
+from loopml.exceptions import DataError
+
+if TYPE_CHECKING:
+    from loopml.learn.clustering import SegmentProfiles
+    from loopml.learn.rules import Baskets, RuleSet
+    from loopml.store import RunHandle, Store
+
+__all__ = [
+    "AnomalyResult",
+    "BasketRecommender",
+    "ClusterResult",
+    "RulesResult",
+    "TaskResult",
+    "cluster",
+    "emit_trial",
+    "find_anomalies",
+    "mine",
+    "model_choices",
+    "save_bundle",
+]
+
+EventHandler = Callable[[str, dict[str, Any]], None]
+#: Rows kept with a clustering result to draw the report's projection.
+REPORT_SAMPLE_ROWS = 5000
+#: Holdout baskets scored by the leave-one-out hit rate (a seeded sample beyond this).
+HOLDOUT_BASKETS = 2000
+
+
+# -- results ----------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class TaskResult:
+    """What a task run made: the stored model version, its metrics and notes."""
+
+    name: str
+    version: int
+    run_id: int
+    schema: Schema
+    metrics: dict[str, float | None]
+    model: ModelBundle = field(repr=False)
+    source: str = ""
+    notes: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+    report_path: Path | None = None
+
+    @property
+    def ref(self) -> str:
+        """The model reference, e.g. ``"segments@2"``."""
+        return f"{self.name}@{self.version}"
+
+    @property
+    def task(self) -> Task:
+        return self.model.task
+
+    @property
+    def leaderboard(self) -> pd.DataFrame:
+        """One row: the model, its settings and its metrics."""
+        row = {"rank": 1, "model": self.model.info.get("model"), **self.metrics}
+        row["params"] = self.model.info.get("params", {})
+        return pd.DataFrame([row])
+
+
+@dataclass(kw_only=True)
+class ClusterResult(TaskResult):
+    """:func:`cluster`'s result: segments, their profiles and how k was chosen."""
+
+    labels: np.ndarray[Any, Any] = field(repr=False)
+    profiles: SegmentProfiles = field(repr=False)
+    k_scores: pd.DataFrame | None = field(default=None, repr=False)
+    sample: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+
+    @property
+    def leaderboard(self) -> pd.DataFrame:
+        """Every k tried, best silhouette first (one row when k was fixed)."""
+        if self.k_scores is None:
+            return super().leaderboard
+        board = self.k_scores.sort_values(["silhouette", "k"], ascending=[False, True])
+        board = board.reset_index(drop=True)
+        board.insert(0, "rank", range(1, len(board) + 1))
+        board["chosen"] = board["k"] == int(self.metrics.get("k") or 0)
+        return board
+
+
+@dataclass(kw_only=True)
+class AnomalyResult(TaskResult):
+    """:func:`find_anomalies`' result: scores and flags of the training rows, and why the
+    most unusual ones stand out."""
+
+    scores: np.ndarray[Any, Any] = field(repr=False)
+    flags: np.ndarray[Any, Any] = field(repr=False)
+    threshold: float = 0.0
+    top: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    evaluation: dict[str, float | None] | None = None
+
+
+@dataclass(kw_only=True)
+class RulesResult(TaskResult):
+    """:func:`mine`'s result: the rules, item frequencies and the holdout check."""
+
+    ruleset: RuleSet = field(repr=False)
+    item_counts: pd.Series = field(default_factory=pd.Series, repr=False)
+    holdout: dict[str, float | None] | None = None
+
+
+# -- shared plumbing ------------------------------------------------------------------------
+
+
+def _emitter(on_event: EventHandler | None) -> EventHandler:
+    return on_event or (lambda kind, payload: None)
+
+
+def _load(data: Any, name: str | None) -> tuple[pd.DataFrame, str, str]:
+    from loopml.data.io import describe_source, load, source_name
+
+    return load(data), describe_source(data), name or source_name(data)
+
+
+def _split_labels(
+    df: pd.DataFrame, labels: str | None, where: str
+) -> tuple[pd.DataFrame, pd.Series | None]:
+    """Set aside a column of known classes (used to evaluate, never to fit)."""
+    if labels is None:
+        return df, None
+    if labels not in df.columns:
+        raise DataError(
+            f"Label column '{labels}' is not in {where}; columns are: "
+            f"{', '.join(map(str, list(df.columns)[:12]))}. Pass the right name with --labels."
+        )
+    return df.drop(columns=[labels]), df[labels]
+
+
+def _infer(df: pd.DataFrame, task: Task, roles: dict[str, str] | None) -> tuple[Schema, list[str]]:
+    from loopml.data.schema import infer_schema
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        schema = infer_schema(df, task=task, roles=roles)
+    notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    notes += [n for n in schema.notes if n not in notes]
+    if not schema.features:
+        raise DataError(
+            "No usable feature columns: every column is an identifier, a constant or empty. "
+            "Add feature columns or override roles (roles={...})."
+        )
+    return schema, notes
+
+
+def _clean(metrics: dict[str, Any]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for k, v in metrics.items():
+        if v is None:
+            out[k] = None
+            continue
+        f = float(v)
+        out[k] = f if math.isfinite(f) else None
+    return out
+
+
+def _fit_quietly(fit: Callable[[], Any], notes: list[str]) -> None:
+    """Run *fit*, turning library warnings (convergence, ...) into notes."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit()
+    for w in caught:
+        text = str(w.message)
+        if issubclass(w.category, UserWarning | RuntimeWarning) and text not in notes:
+            notes.append(text)
+
+
+def save_bundle(
+    store: Store,
+    run: RunHandle,
+    *,
+    name: str,
+    pipeline: Any,
+    schema: Schema,
+    metrics: dict[str, dict[str, float | None]],
+    info: dict[str, Any],
+    notes: Sequence[str] = (),
+    card: Callable[[ModelBundle], str] | None = None,
+    registry_metrics: dict[str, float | None] | None = None,
+) -> tuple[ModelBundle, Any]:
+    """Save *pipeline* as a bundle under the store's artifact root and register the next
+    version of *name* (the bundle directory is removed again if registering fails).
+
+    *card* writes the model card from the bundle (default:
+    :func:`loopml.card.render_card`, the supervised model card)."""
+    from loopml.card import render_card
+
+    full_info = {
+        "name": name,
+        "task": str(schema.task),
+        "target": schema.target,
+        "run_id": run.id,
+        "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
+        **info,
+    }
+    bundle = ModelBundle(pipeline, schema, metrics=metrics, info=full_info)
+    bundle.card = card(bundle) if card is not None else render_card(bundle, notes=list(notes))
+    path = Path(store.artifact_root) / name / f"run-{run.id}"
+    bundle.save(path)
+    try:
+        record = store.register_model(
+            name,
+            run_id=run.id,
+            path=str(path.resolve()),
+            sha256=bundle.sha256 or "",
+            task=str(schema.task),
+            metrics=registry_metrics if registry_metrics is not None else {},
+            info={
+                "model": info.get("model"),
+                "metric": info.get("metric"),
+                "target": schema.target,
+            },
+        )
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    bundle.info["version"] = record.version
+    run.set(model={"name": name, "version": record.version, "path": str(path)})
+    return bundle, record
+
+
+def emit_trial(
+    emit: EventHandler, trial: Any, metric: Any, trials: Sequence[Any], started: float
+) -> None:
+    """A "trial" event shaped like :func:`~loopml.learn.supervised.train`'s (the CLI's
+    progress printer reads it)."""
+    done = [t for t in trials if t.ok]
+    best = None
+    if done:
+        sign = -1.0 if metric.greater_is_better else 1.0
+        best = min(done, key=lambda t: (sign * t.valid_score, t.number))
+    emit(
+        "trial",
+        {
+            "trial": trial,
+            "metric": metric,
+            "best": best,
+            "elapsed": time.monotonic() - started,
+            "budget": None,
+            "n_trials": None,
+        },
+    )
+
+
+def model_choices(
+    models: Sequence[Any] | None, default: Sequence[str], task: Task = Task.BINARY
+) -> list[tuple[str, dict[str, Any]]]:
+    """(catalogue name, parameters) of each model given by name or alias (its first
+    portfolio configuration) or as a :class:`~loopml.learn.candidates.Candidate`."""
+    from loopml.learn.candidates import Candidate
+    from loopml.models.catalog import get_model
+
+    out: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
+    for m in models or default:
+        if isinstance(m, Candidate):
+            spec = get_model(m.model, task)
+            spec.check_params(m.params)
+            params = dict(m.params)
+        else:
+            spec = get_model(str(m), task)
+            params = dict(spec.portfolio[0]) if spec.portfolio else {}
+        out.setdefault((spec.name, repr(sorted(params.items()))), (spec.name, params))
+    return list(out.values())
+
+
+def _card(bundle: ModelBundle, what: str, uses: str, notes: Sequence[str]) -> str:
+    """A model card for a model without a target."""
+    info, schema = bundle.info, bundle.schema
+    lines = [
+        f"# Model card: {info.get('name', 'model')}",
+        "",
+        "## What it is",
+        f"- Task: **{schema.task}** — {what}",
+        f"- Model: `{info.get('model')}` with parameters `{info.get('params', {})}`",
+        f"- Trained: {info.get('trained_at', 'unknown')} on {info.get('rows', '?')} rows "
+        f"of {info.get('source', 'unknown')}",
+        f"- Predicts: {uses}",
+        "",
+        "## Inputs",
+        "- Columns: "
+        + ", ".join(f"`{c.name}` ({c.role})" for c in schema.columns[:40])
+        + (" ..." if len(schema.columns) > 40 else ""),
+        "",
+        "## Metrics (training data)",
+        "",
+        "| metric | value |",
+        "|---|---|",
+    ]
+    for key, value in (bundle.metrics.get("train") or {}).items():
+        lines.append(f"| {key} | {'n/a' if value is None else f'{value:.4g}'} |")
+    lines += [
+        "",
+        "## Limits",
+        "- Found without labels: the result describes structure in the training data, "
+        "not a ground truth. Check it with people who know the data.",
+        "- New data unlike the training data (other ranges, unseen categories) is "
+        "assigned by the same rules, which may not fit it.",
+    ]
+    if notes:
+        lines += ["", "## Notes from training", *[f"- {n}" for n in notes]]
+    return "\n".join(lines) + "\n"
+
+
+def _schema_summary(schema: Schema) -> dict[str, Any]:
+    roles: dict[str, int] = {}
+    for c in schema.columns:
+        roles[str(c.role)] = roles.get(str(c.role), 0) + 1
+    return {"task": str(schema.task), "roles": roles, "n_features": len(schema.features)}
+
+
+# -- clustering -------------------------------------------------------------------------------
+
+
+def cluster(
+    data: Any,
+    *,
+    k: int | Literal["auto"] = "auto",
+    method: Literal["kmeans", "minibatch", "dbscan", "hdbscan"] = "kmeans",
+    k_range: tuple[int, int] = (2, 10),
+    labels: str | None = None,
+    name: str | None = None,
+    roles: dict[str, str] | None = None,
+    store: Store | None = None,
+    seed: int = 0,
+    n_jobs: int = 1,
+    report: str | Path | None = None,
+    on_event: EventHandler | None = None,
+) -> ClusterResult:
+    """Segment the rows of *data*, describe each segment, and store the segmenter.
+
+    Parameters
+    ----------
+    data : path, DataFrame or "builtin:NAME"
+    k : "auto" or int
+        Number of segments (k-means). "auto" keeps the k in *k_range* with the best
+        silhouette; the elbow of the inertia curve is reported alongside.
+    method : {"kmeans", "minibatch", "dbscan", "hdbscan"}
+    labels : str, optional
+        A column of known classes: left out of the features and used only to score
+        the segments against (adjusted Rand index, normalised mutual information).
+    name : str, optional
+        Model name in the store (default: the file's stem).
+    roles : dict, optional
+        Override inferred column roles, e.g. ``{"zip": "categorical"}``.
+    report : path, optional
+        Write the HTML report there.
+    on_event : callable, optional
+        ``on_event(kind, payload)``: "phase" ({"phase": ...}) and "done" ({"result"}).
+
+    Returns
+    -------
+    ClusterResult
+        ``.model.predict(rows)`` gives segment ids; ``.profiles`` describes segments.
+    """
+    from loopml.features.build import build_features
+    from loopml.learn.clustering import Segmenter, segment_profiles
+    from loopml.store import Store
+
+    started = time.monotonic()
+    emit = _emitter(on_event)
+    emit("phase", {"phase": "load", "source": str(data)})
+    df, where, name = _load(data, name)
+    X, truth = _split_labels(df, labels, where)
+    emit("phase", {"phase": "schema"})
+    schema, notes = _infer(X, Task.CLUSTERING, roles)
+    seg = Segmenter(
+        k=k,
+        method=method,
+        k_range=tuple(k_range),  # type: ignore[arg-type]
+        preprocessor=build_features(schema, scale=True, dense=True),
+        random_state=seed,
+        n_jobs=n_jobs,
+    )
+    params = {
+        "source": where,
+        "k": k,
+        "method": method,
+        "k_range": list(k_range),
+        "labels": labels,
+        "seed": seed,
+    }
+    store = store or Store()
+    with store.start_run(name, kind="cluster", params=params) as run:
+        emit("phase", {"phase": "fit", "model": method})
+        _fit_quietly(lambda: seg.fit(X), notes)
+        emit("phase", {"phase": "evaluate"})
+        assigned = np.asarray(seg.labels_)
+        metrics = _clean(
+            {
+                **seg.metrics_,
+                "k": seg.k_,
+                "elbow_k": seg.elbow_k_,
+                "n_noise": seg.n_noise_,
+                "n_rows": len(X),
+            }
+        )
+        if truth is not None:
+            from loopml.evaluate.clustering import ari, nmi
+
+            known = truth.notna().to_numpy()
+            metrics["adjusted_rand"] = ari(truth[known].astype(str), assigned[known])
+            metrics["normalized_mutual_info"] = nmi(truth[known].astype(str), assigned[known])
+        profiles = segment_profiles(X, assigned, schema=schema)
+        k_scores = seg.k_scores_
+        if k_scores is not None:
+            # skops cannot save a DataFrame; the plain lists keep figures() working.
+            setattr(seg, "k_scores_", k_scores.to_dict(orient="list"))  # noqa: B010
+        run.log_metrics(metrics)
+        run.set(
+            segments=profiles.summary.to_dict(orient="records"),
+            k_scores=None if k_scores is None else k_scores.to_dict(orient="records"),
+            notes=notes,
+            schema=_schema_summary(schema),
+        )
+        emit("phase", {"phase": "save"})
+        info = {
+            "model": seg.method_,
+            "params": {"k": seg.k_, "method": seg.method_, "k_range": list(k_range)},
+            "source": where,
+            "rows": len(X),
+        }
+        bundle, record = save_bundle(
+            store,
+            run,
+            name=name,
+            pipeline=seg,
+            schema=schema,
+            metrics={"train": metrics},
+            info=info,
+            registry_metrics=metrics,
+            card=lambda b: _card(
+                b, f"{seg.k_} segments of the rows", "a segment id per row", notes
+            ),
+        )
+    sample = X if len(X) <= REPORT_SAMPLE_ROWS else X.sample(REPORT_SAMPLE_ROWS, random_state=seed)
+    result = ClusterResult(
+        name=name,
+        version=record.version,
+        run_id=run.id,
+        schema=schema,
+        metrics=metrics,
+        model=bundle,
+        source=where,
+        notes=notes,
+        labels=assigned,
+        profiles=profiles,
+        k_scores=k_scores,
+        sample=sample,
+    )
+    _finish(result, report, started, emit)
+    return result
+
+
+def _finish(result: TaskResult, report: str | Path | None, started: float, emit: Any) -> None:
+    result.duration_s = time.monotonic() - started  # the report shows the fit's time
+    if report is not None:
+        from loopml.report.tasks import render_task_report
+
+        emit("phase", {"phase": "report"})
+        result.report_path = render_task_report(result, report)
+    emit("done", {"result": result})
+
+
+# -- anomalies ---------------------------------------------------------------------------------
+
+
+def find_anomalies(
+    data: Any,
+    *,
+    contamination: float | Literal["auto"] = "auto",
+    method: Literal["isolation_forest", "lof"] = "isolation_forest",
+    labels: str | None = None,
+    name: str | None = None,
+    roles: dict[str, str] | None = None,
+    store: Store | None = None,
+    seed: int = 0,
+    n_jobs: int = 1,
+    n_estimators: int = 200,
+    explain_top: int = 20,
+    report: str | Path | None = None,
+    on_event: EventHandler | None = None,
+) -> AnomalyResult:
+    """Score how unusual each row of *data* is, flag the outliers, store the detector.
+
+    Parameters
+    ----------
+    contamination : "auto" or float in (0, 0.5]
+        Expected share of anomalies; "auto" flags scores far out among the training
+        scores (see :class:`~loopml.learn.anomaly.AnomalyDetector`).
+    method : {"isolation_forest", "lof"}
+    labels : str, optional
+        A column marking known anomalies (1/True): left out of the features, used to
+        report precision, recall, F1, ROC-AUC and PR-AUC of the scores and flags.
+    explain_top : int
+        The most unusual rows explained feature by feature in the result and report.
+
+    Other parameters are as in :func:`cluster`.
+
+    Returns
+    -------
+    AnomalyResult
+        ``.model.predict(rows)`` gives 0/1 flags, ``.model.score_samples(rows)`` scores.
+    """
+    from loopml.features.build import build_features
+    from loopml.learn.anomaly import AnomalyDetector
+    from loopml.store import Store
+
+    started = time.monotonic()
+    emit = _emitter(on_event)
+    emit("phase", {"phase": "load", "source": str(data)})
+    df, where, name = _load(data, name)
+    X, truth = _split_labels(df, labels, where)
+    emit("phase", {"phase": "schema"})
+    schema, notes = _infer(X, Task.ANOMALY, roles)
+    det = AnomalyDetector(
+        method=method,
+        contamination=contamination,
+        preprocessor=build_features(schema, scale=True, dense=True),
+        random_state=seed,
+        n_estimators=n_estimators,
+        n_jobs=n_jobs,
+    )
+    params = {
+        "source": where,
+        "method": method,
+        "contamination": contamination,
+        "labels": labels,
+        "seed": seed,
+        "n_estimators": n_estimators,
+    }
+    store = store or Store()
+    with store.start_run(name, kind="anomaly", params=params) as run:
+        emit("phase", {"phase": "fit", "model": method})
+        _fit_quietly(lambda: det.fit(X), notes)
+        emit("phase", {"phase": "evaluate"})
+        scores = np.asarray(det.scores_, dtype=np.float64)
+        flags = np.asarray(det.flags_, dtype=np.int64)
+        metrics = _clean(
+            {
+                "n_rows": len(X),
+                "n_flagged": int(flags.sum()),
+                "flagged_fraction": float(flags.mean()),
+                "threshold": float(det.threshold_),
+                "score_median": float(np.median(scores)),
+                "score_max": float(scores.max()),
+            }
+        )
+        evaluation = _anomaly_evaluation(truth, scores, flags) if truth is not None else None
+        if evaluation is not None:
+            metrics.update(evaluation)
+        order = np.argsort(-scores, kind="stable")[: max(0, explain_top)]
+        top = det.explain(X.iloc[order], only_flagged=False) if len(order) else pd.DataFrame()
+        if len(top):
+            top["score"] = scores[order]  # in-sample scores (LOF's differ from re-scoring)
+            top["flagged"] = flags[order].astype(bool)
+        run.log_metrics(metrics)
+        run.set(
+            top_anomalies=[
+                {"row": str(i), "score": float(s), "reason": str(why)}
+                for i, s, why in zip(top.index, top["score"], top["reason"], strict=True)
+            ]
+            if len(top)
+            else [],
+            notes=notes,
+            schema=_schema_summary(schema),
+        )
+        emit("phase", {"phase": "save"})
+        info = {
+            "model": method,
+            "params": {"method": method, "contamination": contamination},
+            "source": where,
+            "rows": len(X),
+            "anomaly_threshold": float(det.threshold_),
+        }
+        bundle, record = save_bundle(
+            store,
+            run,
+            name=name,
+            pipeline=det,
+            schema=schema,
+            metrics={"train": metrics},
+            info=info,
+            registry_metrics=metrics,
+            card=lambda b: _card(
+                b, "how unusual each row is", "an anomaly score and a 0/1 flag per row", notes
+            ),
+        )
+    result = AnomalyResult(
+        name=name,
+        version=record.version,
+        run_id=run.id,
+        schema=schema,
+        metrics=metrics,
+        model=bundle,
+        source=where,
+        notes=notes,
+        scores=scores,
+        flags=flags,
+        threshold=float(det.threshold_),
+        top=top,
+        evaluation=evaluation,
+    )
+    _finish(result, report, started, emit)
+    return result
+
+
+def _anomaly_evaluation(
+    truth: pd.Series, scores: np.ndarray[Any, Any], flags: np.ndarray[Any, Any]
+) -> dict[str, float | None]:
+    from sklearn import metrics as skm
+
+    known = truth.notna().to_numpy()
+    raw = truth[known]
+    values = {str(v).strip().lower() for v in pd.unique(raw)}
+    if not values <= {"0", "1", "true", "false", "0.0", "1.0"}:
+        raise DataError(
+            f"Label column '{truth.name}' must mark anomalies with 1/True and normal rows "
+            f"with 0/False; found {sorted(values)[:5]}."
+        )
+    y = raw.astype(str).str.strip().str.lower().isin(["1", "true", "1.0"]).to_numpy()
+    s, f = scores[known], flags[known]
+    both = bool(y.any() and (~y).any())
+    out: dict[str, float | None] = {
+        "precision": float(skm.precision_score(y, f, zero_division=0)),
+        "recall": float(skm.recall_score(y, f, zero_division=0)),
+        "f1": float(skm.f1_score(y, f, zero_division=0)),
+        "roc_auc": float(skm.roc_auc_score(y, s)) if both else None,
+        "pr_auc": float(skm.average_precision_score(y, s)) if both else None,
+        "n_known_anomalies": float(y.sum()),
+    }
+    return out
+
+
+# -- association rules -------------------------------------------------------------------------
+
+_TRUE = frozenset({"1", "1.0", "true", "t", "yes", "y"})
+
+
+class BasketRecommender(BaseEstimator):  # type: ignore[misc]
+    """Mine association rules from baskets; recommend items for new baskets.
+
+    ``fit`` reads transactions in one of three layouts and mines rules with
+    :func:`~loopml.learn.rules.mine_rules`; ``predict`` reads baskets in the same
+    layout and returns, for each, the *n* items its rules recommend.
+
+    - *long*: one row per (transaction, item), columns ``transaction_col`` and
+      ``item_col`` (guessed for a two-column frame);
+    - *one-hot*: one 0/1 column per item (other columns are kept as identifiers);
+    - *delimited*: one row per basket, column ``basket_col`` holding items joined by
+      ``delimiter`` (``"milk|bread"``; guessed when one text column holds the delimiter).
+
+    Parameters
+    ----------
+    min_support, min_confidence, algorithm, max_len, min_lift, metric, max_itemsets
+        As in :func:`~loopml.learn.rules.mine_rules`.
+    transaction_col, item_col, basket_col : str, optional
+        Column names of the layouts above.
+    delimiter : str, default "|"
+        Separates items in ``basket_col`` and in the joined recommendations.
+    n : int, default 5
+        Recommendations per basket.
+    by : {"confidence_lift", "lift", "confidence"}
+        How a recommendation is scored by its best rule.
+
+    Attributes
+    ----------
+    rules_ : dict
+        The mined :class:`~loopml.learn.rules.RuleSet` as a JSON-ready dict (so the
+        estimator saves with skops); :attr:`ruleset_` rebuilds it.
+    layout_ : {"long", "onehot", "delimited"}
+    columns_ : dict
+        The columns of the layout: "transaction", "item", "basket", "items", "ids".
+    """
+
+    def __init__(
+        self,
+        min_support: float = 0.01,
+        min_confidence: float = 0.3,
+        algorithm: Literal["fpgrowth", "apriori"] = "fpgrowth",
+        max_len: int | None = None,
+        min_lift: float | None = None,
+        metric: Literal["lift", "confidence", "support", "leverage", "conviction"] = "lift",
+        max_itemsets: float | None = 1_000_000,
+        transaction_col: str | None = None,
+        item_col: str | None = None,
+        basket_col: str | None = None,
+        delimiter: str = "|",
+        n: int = 5,
+        by: Literal["confidence_lift", "lift", "confidence"] = "confidence_lift",
+    ) -> None:
+        self.min_support = min_support
+        self.min_confidence = min_confidence
+        self.algorithm = algorithm
+        self.max_len = max_len
+        self.min_lift = min_lift
+        self.metric = metric
+        self.max_itemsets = max_itemsets
+        self.transaction_col = transaction_col
+        self.item_col = item_col
+        self.basket_col = basket_col
+        self.delimiter = delimiter
+        self.n = n
+        self.by = by
+
+    def fit(self, X: Any, y: Any = None) -> BasketRecommender:
+        """Work out the layout of *X* and mine its rules (y is ignored)."""
+        frame = _frame(X)
+        self.layout_, self.columns_ = self._layout(frame)
+        baskets = self.baskets(frame)
+        self._ruleset = self.mine(baskets)
+        self.rules_ = self._ruleset.to_dict()
+        self.n_transactions_ = baskets.n_transactions
+        self.items_ = list(baskets.items)
+        return self
+
+    def mine(self, baskets: Baskets) -> RuleSet:
+        """Mine rules from *baskets* with this estimator's settings."""
+        from loopml.learn.rules import mine_rules
+
+        return mine_rules(
+            baskets,
+            min_support=self.min_support,
+            min_confidence=self.min_confidence,
+            algorithm=self.algorithm,
+            max_len=self.max_len,
+            min_lift=self.min_lift,
+            metric=self.metric,
+            max_itemsets=self.max_itemsets,
+        )
+
+    @property
+    def ruleset_(self) -> RuleSet:
+        """The mined rules."""
+        from loopml.learn.rules import RuleSet
+
+        check_is_fitted(self, "rules_")
+        cached = self.__dict__.get("_ruleset")
+        if cached is None:
+            cached = RuleSet.from_dict(self.rules_)
+            self._ruleset = cached
+        return cached
+
+    def __getstate__(self) -> dict[str, Any]:
+        state: dict[str, Any] = super().__getstate__()
+        state.pop("_ruleset", None)  # rebuilt from rules_ on first use
+        return state
+
+    # -- layouts ----------------------------------------------------------------------------
+    def _layout(self, frame: pd.DataFrame) -> tuple[str, dict[str, Any]]:
+        from loopml.learn._baskets import _guess_long_columns, _is_binary
+
+        cols = [str(c) for c in frame.columns]
+        for given in (self.transaction_col, self.item_col, self.basket_col):
+            if given is not None and given not in cols:
+                raise DataError(
+                    f"Column '{given}' is not in the baskets; columns are: {', '.join(cols[:12])}."
+                )
+        if self.basket_col is not None:
+            ids = [c for c in cols if c != self.basket_col]
+            return "delimited", {"basket": self.basket_col, "ids": ids}
+        if self.transaction_col is not None or self.item_col is not None:
+            t, i = self.transaction_col, self.item_col
+            if t is None or i is None:
+                rest = [c for c in cols if c not in (t, i)]
+                if len(rest) != 1:
+                    missing = "item_col" if i is None else "transaction_col"
+                    raise DataError(
+                        f"The baskets have {len(cols)} columns; pass {missing}= (--"
+                        f"{missing.replace('_col', '-col')}) as well to say which one it is."
+                    )
+                t, i = (t, rest[0]) if i is None else (rest[0], i)
+            return "long", {"transaction": t, "item": i, "ids": [t]}
+        binary = [c for c in cols if _is_binary(frame[c])]
+        other = [c for c in cols if c not in binary]
+        if len(binary) >= 2:
+            return "onehot", {"items": binary, "ids": other}
+        joined = [
+            c
+            for c in other
+            if not pd.api.types.is_numeric_dtype(frame[c])
+            and frame[c].astype("string").str.contains(self.delimiter, regex=False).any()
+        ]
+        if len(joined) == 1:
+            return "delimited", {"basket": joined[0], "ids": [c for c in cols if c != joined[0]]}
+        if len(cols) == 2 and not binary:
+            t, i = (str(c) for c in _guess_long_columns(frame))
+            return "long", {"transaction": t, "item": i, "ids": [t]}
+        text = [c for c in other if not pd.api.types.is_numeric_dtype(frame[c])]
+        if len(text) == 1:
+            return "delimited", {"basket": text[0], "ids": [c for c in cols if c != text[0]]}
+        raise DataError(
+            f"Cannot tell how the baskets ({len(cols)} columns: {', '.join(cols[:8])}) are "
+            "laid out. Give one row per (transaction, item) with --transaction-col and "
+            "--item-col, one 0/1 column per item, or one row per basket with --basket-col "
+            f"(items joined by '{self.delimiter}')."
+        )
+
+    def baskets(self, X: Any) -> Baskets:
+        """*X* (in the fitted layout) as a sparse :class:`~loopml.learn.rules.Baskets`."""
+        from loopml.learn.rules import encode_transactions
+
+        check_is_fitted(self, "layout_")
+        frame = _frame(X)
+        if self.layout_ == "long":
+            c = self.columns_
+            return encode_transactions(frame, transaction_col=c["transaction"], item_col=c["item"])
+        if self.layout_ == "onehot":
+            return encode_transactions(frame[self.columns_["items"]])
+        return encode_transactions(self._split(frame[self.columns_["basket"]]))
+
+    def _split(self, values: pd.Series) -> list[list[str]]:
+        out: list[list[str]] = []
+        for v in values.tolist():
+            if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA:
+                out.append([])
+                continue
+            out.append([p.strip() for p in str(v).split(self.delimiter) if p.strip()])
+        return out
+
+    def _basket_lists(self, frame: pd.DataFrame) -> tuple[np.ndarray[Any, Any], list[list[str]]]:
+        """(position of each basket's first row, items of each basket)."""
+        c = self.columns_
+        missing = [
+            col
+            for col in (c.get("transaction"), c.get("item"), c.get("basket"), *c.get("items", []))
+            if col is not None and col not in frame.columns
+        ]
+        if self.layout_ == "onehot":
+            present = [col for col in c["items"] if col in frame.columns]
+            if not present:
+                raise DataError(
+                    "The baskets have none of the item columns the rules were mined from "
+                    f"(such as {', '.join(map(repr, c['items'][:5]))})."
+                )
+            flags = np.column_stack([_truthy(frame[col]) for col in present])
+            names = np.asarray(present, dtype=object)
+            return np.arange(len(frame)), [list(names[row]) for row in flags]
+        if missing:
+            raise DataError(
+                f"The baskets miss column(s) {', '.join(map(repr, missing))}, which the rules "
+                f"model reads ({self.layout_} layout)."
+            )
+        if self.layout_ == "delimited":
+            return np.arange(len(frame)), self._split(frame[c["basket"]])
+        tids = frame[c["transaction"]]
+        codes, _ = pd.factorize(tids, sort=False, use_na_sentinel=True)
+        items = frame[c["item"]].astype("string").to_numpy(dtype=object, na_value=None)
+        n = int(codes.max()) + 1 if len(codes) and codes.max() >= 0 else 0
+        first = np.full(n, -1, dtype=np.int64)
+        baskets: list[list[str]] = [[] for _ in range(n)]
+        for pos, (code, item) in enumerate(zip(codes, items, strict=True)):
+            if code < 0:
+                continue
+            if first[code] < 0:
+                first[code] = pos
+            if item is not None and item not in baskets[code]:
+                baskets[code].append(str(item))
+        return first, baskets
+
+    # -- prediction -------------------------------------------------------------------------
+    def predict(self, X: Any) -> list[list[str]]:
+        """The recommended items of each basket of *X* (one per transaction for long
+        layout, in order of first appearance; one per row otherwise)."""
+        _, baskets = self._basket_lists(_frame(X))
+        rules = self.ruleset_
+        return [[r.item for r in rules.recommend(b, n=self.n, by=self.by)] for b in baskets]
+
+    def recommend_frame(self, X: Any) -> pd.DataFrame:
+        """One row per basket: (long layout: the transaction id,) ``recommendations``
+        joined by the delimiter, ``top_score`` and ``top_rule``. The index holds the
+        position in *X* of each basket's first row."""
+        frame = _frame(X)
+        positions, baskets = self._basket_lists(frame)
+        rules = self.ruleset_
+        recs = [rules.recommend(b, n=self.n, by=self.by) for b in baskets]
+        out = pd.DataFrame(index=pd.Index(positions, dtype=np.int64))
+        if self.layout_ == "long":
+            col = self.columns_["transaction"]
+            out[col] = frame[col].to_numpy()[positions]
+        out["recommendations"] = [self.delimiter.join(r.item for r in rec) for rec in recs]
+        out["top_score"] = [rec[0].score if rec else math.nan for rec in recs]
+        out["top_rule"] = [str(rec[0].rule) if rec else "" for rec in recs]
+        return out
+
+
+def _frame(X: Any) -> pd.DataFrame:
+    if not isinstance(X, pd.DataFrame):
+        raise DataError(
+            f"Baskets must be a DataFrame (long, one-hot or delimited); got {type(X).__name__}."
+        )
+    if len(X) == 0:
+        raise DataError("The baskets frame has no rows.")
+    return X
+
+
+def _truthy(col: pd.Series) -> np.ndarray[Any, Any]:
+    if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
+        return np.asarray(col.fillna(0).to_numpy(dtype=np.float64) == 1.0)
+    lowered = col.astype("string").str.strip().str.lower()
+    return np.asarray(lowered.isin(list(_TRUE)).fillna(False).to_numpy(dtype=bool))
+
+
+def _rules_schema(frame: pd.DataFrame, rec: BasketRecommender, items: list[str]) -> Schema:
+    from loopml.data.schema import MAX_STORED_CATEGORIES
+
+    c = rec.columns_
+    cols: list[ColumnSpec] = []
+    for name in frame.columns:
+        name = str(name)
+        s = frame[name]
+        spec = ColumnSpec(name, Role.ID, str(s.dtype), n_unique=int(s.nunique()))
+        if name == c.get("item"):
+            spec.role = Role.CATEGORICAL
+            spec.categories = items[:MAX_STORED_CATEGORIES]
+            spec.n_unique = len(items)
+        elif name in c.get("items", []):
+            spec.role = Role.BOOLEAN
+        elif name == c.get("basket"):
+            spec.role = Role.TEXT
+        cols.append(spec)
+    return Schema(columns=cols, task=Task.RULES)
+
+
+def mine(
+    data: Any,
+    *,
+    min_support: float = 0.01,
+    min_confidence: float = 0.3,
+    algorithm: Literal["fpgrowth", "apriori"] = "fpgrowth",
+    max_len: int | None = None,
+    min_lift: float | None = None,
+    metric: Literal["lift", "confidence", "support", "leverage", "conviction"] = "lift",
+    max_itemsets: float | None = 1_000_000,
+    transaction_col: str | None = None,
+    item_col: str | None = None,
+    basket_col: str | None = None,
+    delimiter: str = "|",
+    n_recommendations: int = 5,
+    holdout: float = 0.2,
+    name: str | None = None,
+    store: Store | None = None,
+    seed: int = 0,
+    report: str | Path | None = None,
+    on_event: EventHandler | None = None,
+) -> RulesResult:
+    """Mine association rules from baskets, check them on held-out baskets, and store a
+    recommender that suggests items for new baskets.
+
+    Parameters
+    ----------
+    data : path or DataFrame
+        Baskets in long, one-hot or delimited layout (see :class:`BasketRecommender`).
+    min_support, min_confidence, algorithm, max_len, min_lift, metric, max_itemsets
+        As in :func:`~loopml.learn.rules.mine_rules`; rules are ranked by *metric*.
+    n_recommendations : int
+        Items recommended per basket by the stored model.
+    holdout : float in [0, 0.5]
+        Share of baskets set aside: rules mined on the rest recommend for each held-out
+        basket with one item hidden; the hit rate says how often the hidden item is among
+        the recommendations. 0 skips the check. The stored rules use every basket.
+
+    Returns
+    -------
+    RulesResult
+        ``.ruleset.table()`` lists the rules; ``.model.predict(baskets)`` recommends.
+    """
+    from loopml.store import Store
+
+    if not 0 <= holdout <= 0.5:
+        raise DataError(f"holdout must be a fraction in [0, 0.5]; got {holdout!r}.")
+    if n_recommendations < 1:
+        raise DataError(f"n_recommendations must be at least 1; got {n_recommendations!r}.")
+    started = time.monotonic()
+    emit = _emitter(on_event)
+    emit("phase", {"phase": "load", "source": str(data)})
+    df, where, name = _load(data, name)
+    rec = BasketRecommender(
+        min_support=min_support,
+        min_confidence=min_confidence,
+        algorithm=algorithm,
+        max_len=max_len,
+        min_lift=min_lift,
+        metric=metric,
+        max_itemsets=max_itemsets,
+        transaction_col=transaction_col,
+        item_col=item_col,
+        basket_col=basket_col,
+        delimiter=delimiter,
+        n=n_recommendations,
+    )
+    params = {
+        "source": where,
+        "min_support": min_support,
+        "min_confidence": min_confidence,
+        "algorithm": algorithm,
+        "max_len": max_len,
+        "min_lift": min_lift,
+        "metric": metric,
+        "holdout": holdout,
+        "seed": seed,
+    }
+    store = store or Store()
+    with store.start_run(name, kind="rules", params=params) as run:
+        emit("phase", {"phase": "fit", "model": algorithm})
+        rec.fit(df)
+        ruleset = rec.ruleset_
+        baskets = rec.baskets(df)
+        notes = list(ruleset.notes)
+        if rec.layout_ == "onehot" and rec.columns_["ids"]:
+            notes.append(
+                f"Column(s) {', '.join(map(repr, rec.columns_['ids'][:5]))} are not 0/1 item "
+                "columns; they are kept as identifiers."
+            )
+        emit("phase", {"phase": "evaluate"})
+        rules = ruleset.rules
+        sizes = np.diff(baskets.matrix.indptr)
+        metrics: dict[str, float | None] = _clean(
+            {
+                "n_transactions": baskets.n_transactions,
+                "n_items": len(baskets.items),
+                "mean_basket_size": float(sizes.mean()) if len(sizes) else 0.0,
+                "n_itemsets": ruleset.n_itemsets,
+                "n_rules": len(rules),
+                "max_lift": float(rules["lift"].max()) if len(rules) else None,
+                "mean_lift": float(rules["lift"].mean()) if len(rules) else None,
+                "mean_confidence": float(rules["confidence"].mean()) if len(rules) else None,
+            }
+        )
+        checked = _holdout(rec, baskets, holdout, seed, notes) if holdout > 0 else None
+        if checked is not None:
+            metrics.update(checked)
+        run.log_metrics(metrics)
+        run.set(top_rules=ruleset.table(20).to_dict(orient="records"), notes=notes)
+        emit("phase", {"phase": "save"})
+        schema = _rules_schema(df, rec, list(baskets.items))
+        info = {
+            "model": algorithm,
+            "params": {
+                "min_support": min_support,
+                "min_confidence": min_confidence,
+                "max_len": max_len,
+                "metric": metric,
+                "n": n_recommendations,
+            },
+            "source": where,
+            "rows": len(df),
+            "layout": rec.layout_,
+        }
+        bundle, record = save_bundle(
+            store,
+            run,
+            name=name,
+            pipeline=rec,
+            schema=schema,
+            metrics={"train": metrics},
+            info=info,
+            registry_metrics=metrics,
+            card=lambda b: _card(
+                b,
+                f"{len(rules):,} association rules between {len(baskets.items):,} items",
+                f"up to {n_recommendations} recommended items per basket",
+                notes,
+            ),
+        )
+    result = RulesResult(
+        name=name,
+        version=record.version,
+        run_id=run.id,
+        schema=schema,
+        metrics=metrics,
+        model=bundle,
+        source=where,
+        notes=notes,
+        ruleset=ruleset,
+        item_counts=baskets.item_counts(),
+        holdout=checked,
+    )
+    _finish(result, report, started, emit)
+    return result
+
+
+def _holdout(
+    rec: BasketRecommender, baskets: Baskets, share: float, seed: int, notes: list[str]
+) -> dict[str, float | None] | None:
+    """Leave-one-out hit rate of rules mined without the held-out baskets."""
+    from loopml.learn.rules import Baskets
+
+    n = baskets.n_transactions
+    n_test = round(n * share)
+    if n_test < 10 or n - n_test < 10:
+        notes.append(f"The holdout check needs at least 20 baskets; there are {n}. Skipped.")
+        return None
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    test_rows, train_rows = np.sort(order[:n_test]), np.sort(order[n_test:])
+    try:
+        rules = rec.mine(Baskets(baskets.matrix[train_rows], baskets.items))
+    except DataError as exc:
+        notes.append(f"The holdout check was skipped: {exc}")
+        return None
+    X = baskets.matrix[test_rows]
+    sizes = np.diff(X.indptr)
+    eligible = np.flatnonzero(sizes >= 2)
+    if len(eligible) > HOLDOUT_BASKETS:
+        eligible = np.sort(rng.choice(eligible, HOLDOUT_BASKETS, replace=False))
+    if not len(eligible):
+        notes.append("No held-out basket has two or more items; the holdout check was skipped.")
+        return None
+    names = np.asarray(baskets.items, dtype=object)
+    hits = covered = 0
+    for row in eligible:
+        items = list(names[X.indices[X.indptr[row] : X.indptr[row + 1]]])
+        hidden = items.pop(int(rng.integers(len(items))))
+        recs = rules.recommend(items, n=rec.n, by=rec.by)
+        covered += bool(recs)
+        hits += any(r.item == hidden for r in recs)
+    m = len(eligible)
+    return {
+        "holdout_baskets": float(m),
+        "holdout_hit_rate": hits / m,
+        "holdout_coverage": covered / m,
+        "holdout_rules": float(len(rules)),
+    }
