@@ -53,8 +53,8 @@ def test_cluster_then_predict_assigns_segments(tmp_path: Path) -> None:
     assert list(preds.columns) == ["customer_id", "segment"]
     np.testing.assert_array_equal(preds["segment"], rows["segment"])
     code, out, _ = invoke("cluster", str(tmp_path / "customers.csv"), "--k", "3")
-    assert code == 0 and "segments@" not in out and "customers@1" in out
-    assert "Segments" in out and "loopml predict customers" in out
+    assert code == 0 and "customers-segments@1" in out  # default name: STEM-segments
+    assert "Segments" in out and "loopml predict customers-segments" in " ".join(out.split())
 
 
 def test_anomalies_then_predict_flags_rows(tmp_path: Path) -> None:
@@ -69,12 +69,12 @@ def test_anomalies_then_predict_flags_rows(tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 0, err
     result = json.loads(out)
-    assert result["ref"] == "transactions@1" and result["evaluation"]["recall"] == 1.0
+    assert result["ref"] == "transactions-anomalies@1" and result["evaluation"]["recall"] == 1.0
     assert result["top"][0]["row"] in ("0", "1", "2") and len(result["top"]) == 10
     scored = pd.read_parquet(tmp_path / "scored.parquet")
     assert scored["is_anomaly"].iloc[:3].tolist() == [1, 1, 1]
     code, _, err = invoke(
-        "predict", "transactions", str(tmp_path / "transactions.csv"), "-o",
+        "predict", "transactions-anomalies", str(tmp_path / "transactions.csv"), "-o",
         str(tmp_path / "flags.csv"),
     )  # fmt: skip
     assert code == 0, err
@@ -98,12 +98,12 @@ def test_rules_then_predict_recommends_per_basket(tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 0, err
     result = json.loads(out)
-    assert result["ref"] == "baskets@1" and result["metrics"]["n_rules"] > 0
+    assert result["ref"] == "baskets-rules@1" and result["metrics"]["n_rules"] > 0
     assert result["rules"][0]["lift"] >= result["rules"][-1]["lift"]
     assert len(pd.read_csv(tmp_path / "rules.csv")) == result["metrics"]["n_rules"]
     pd.DataFrame({"items": ["bread", "beer|milk"]}).to_csv(tmp_path / "new.csv", index=False)
     code, _, err = invoke(
-        "predict", "baskets", str(tmp_path / "new.csv"), "-o", str(tmp_path / "recs.csv")
+        "predict", "baskets-rules", str(tmp_path / "new.csv"), "-o", str(tmp_path / "recs.csv")
     )
     assert code == 0, err
     recs = pd.read_csv(tmp_path / "recs.csv")

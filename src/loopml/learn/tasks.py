@@ -145,10 +145,12 @@ def _emitter(on_event: EventHandler | None) -> EventHandler:
     return on_event or (lambda kind, payload: None)
 
 
-def _load(data: Any, name: str | None) -> tuple[pd.DataFrame, str, str]:
+def _load(data: Any, name: str | None, suffix: str) -> tuple[pd.DataFrame, str, str]:
+    """The data, how to name it in messages, and the model name (default: ``STEM-suffix``,
+    so a file's segments, anomalies and rules are three models, not versions of one)."""
     from loopml.data.io import describe_source, load, source_name
 
-    return load(data), describe_source(data), name or source_name(data)
+    return load(data), describe_source(data), name or f"{source_name(data)}-{suffix}"
 
 
 def _split_labels(
@@ -397,7 +399,7 @@ def cluster(
     started = time.monotonic()
     emit = _emitter(on_event)
     emit("phase", {"phase": "load", "source": str(data)})
-    df, where, name = _load(data, name)
+    df, where, name = _load(data, name, "segments")
     X, truth = _split_labels(df, labels, where)
     emit("phase", {"phase": "schema"})
     schema, notes = _infer(X, Task.CLUSTERING, roles)
@@ -546,7 +548,7 @@ def find_anomalies(
     started = time.monotonic()
     emit = _emitter(on_event)
     emit("phase", {"phase": "load", "source": str(data)})
-    df, where, name = _load(data, name)
+    df, where, name = _load(data, name, "anomalies")
     X, truth = _split_labels(df, labels, where)
     emit("phase", {"phase": "schema"})
     schema, notes = _infer(X, Task.ANOMALY, roles)
@@ -1011,7 +1013,7 @@ def mine(
     started = time.monotonic()
     emit = _emitter(on_event)
     emit("phase", {"phase": "load", "source": str(data)})
-    df, where, name = _load(data, name)
+    df, where, name = _load(data, name, "rules")
     rec = BasketRecommender(
         min_support=min_support,
         min_confidence=min_confidence,
