@@ -668,3 +668,26 @@ def test_workers_run_an_app_factory_from_the_environment(
     app = app_from_env()  # what each worker process does
     assert app.state.loopml.config.batch_max_rows == 7
     assert app.state.loopml.predictor.ref == "cancer@1"
+
+
+def test_numbers_at_or_past_the_largest_float_are_refused(served: dict[str, Served]) -> None:
+    import json
+
+    s = served["cancer"]
+    row = {k: float(v) for k, v in rows_of(s.X.iloc[:1])[0].items()}
+    row["mean radius"] = "HUGE"
+    huge = "-17976931348623157" + "0" * 291 + "1"  # past the largest float; reads as it
+    raw = json.dumps({"rows": [row]}).replace('"HUGE"', huge).encode()
+    with client_for(s.ref, store=s.store()) as (client, _):
+        response = client.post(
+            "/predict", content=raw, headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"][0]["loc"] == ["body", "rows", 0, "mean radius"]
+        ok = raw.replace(huge.encode(), b"12.5")
+        assert (
+            client.post(
+                "/predict", content=ok, headers={"content-type": "application/json"}
+            ).status_code
+            == 200
+        )

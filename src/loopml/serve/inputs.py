@@ -51,6 +51,11 @@ _BOOL_MAP: dict[Any, float] = {
 Loc = tuple[str | int, ...]
 
 
+#: Largest finite float64. The spec publishes it as an *exclusive* bound: a JSON number
+#: past it can round to it when read, so the bound itself is refused too.
+_FLOAT_MAX = 1.7976931348623157e308
+
+
 def error(loc: Sequence[str | int], type_: str, msg: str, value: Any = None) -> dict[str, Any]:
     """One entry of a FastAPI-style 422 ``detail`` list."""
     out: dict[str, Any] = {"type": type_, "loc": list(loc), "msg": msg}
@@ -177,7 +182,8 @@ def _numeric_text(values: Sequence[Any]) -> tuple[np.ndarray[Any, Any], list[Pro
         arr = None
     if arr is None or arr.shape != (n,):
         return _numeric_slow(values)
-    bad = ~np.isfinite(arr)
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(arr) < _FLOAT_MAX)
     if not bad.any():
         return arr, []
     problems = [
@@ -211,7 +217,7 @@ def _numeric_slow(
                     )
                 )
                 continue
-            if math.isfinite(f):
+            if abs(f) < _FLOAT_MAX:
                 out[i] = f
             else:
                 problems.append((i, "finite_number", "Input should be a finite number", v))
@@ -496,7 +502,7 @@ class InputParser:
             return None
         if k == 1:
             matrix = matrix.reshape(-1, 1) if matrix.ndim == 1 else matrix
-        if matrix.shape != (n, k) or not np.isfinite(matrix).all():
+        if matrix.shape != (n, k) or not (np.abs(matrix) < _FLOAT_MAX).all():
             return None  # missing or bad values: checked column by column
         return matrix
 

@@ -102,7 +102,7 @@ _BOOL_PATTERN = r"^\s*(" + "|".join(_any_case(w) for w in _BOOL_WORDS) + r")\s*$
 
 _TYPES: dict[Role, Any] = {
     # JSON numbers only: text or true/false in a numeric field is refused (422).
-    Role.NUMERIC: Annotated[float, Field(ge=-_FLOAT_MAX, le=_FLOAT_MAX)] | None,
+    Role.NUMERIC: Annotated[float, Field(gt=-_FLOAT_MAX, lt=_FLOAT_MAX)] | None,
     Role.BOOLEAN: bool | Literal[0, 1] | Annotated[str, Field(pattern=_BOOL_PATTERN)] | None,
     # Categories are text; a number or boolean is read as its text ("3", "True").
     Role.CATEGORICAL: str | float | bool | None,
