@@ -83,6 +83,13 @@ def train_command(
     delimiter: Annotated[
         str, typer.Option(help="Multi-label: separator of the labels in one target column.")
     ] = "|",
+    threshold: Annotated[
+        str | None,
+        typer.Option(
+            help="Binary: decision threshold stored with the model — a number, 'max f1', "
+            "or a KPI such as 'recall >= 0.9' (chosen on validation predictions).",
+        ),
+    ] = None,
     store: StoreOption = None,
     quiet: QuietOption = False,
     json_out: JsonOption = False,
@@ -116,6 +123,7 @@ def train_command(
         n_jobs=jobs,
         semi_supervised=semi_supervised,
         delimiter=delimiter,
+        threshold=threshold,
     )
     if events is not None:
         events.stop()

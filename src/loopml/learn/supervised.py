@@ -297,6 +297,7 @@ def train(
     cv: int | str | None = "auto",
     semi_supervised: bool = False,
     delimiter: str = "|",
+    threshold: float | str | None = None,
 ) -> TrainResult | MultilabelResult | SemiSupervisedResult:
     """Train, compare and store a model for *target*.
 
@@ -331,6 +332,11 @@ def train(
         Where runs, trials and models are recorded (default: ``.loopml/`` here).
     n_jobs : int
         Cores to use (-1: all). Candidates run in that many single-threaded workers.
+    threshold : float or str, optional
+        Binary tasks: the decision threshold stored with the model and used by
+        ``predict`` — a number, ``"max f1"`` (or another metric to maximise), or a KPI
+        such as ``"recall >= 0.9"`` (the best precision that meets it). Chosen on the
+        validation (out-of-fold) predictions, never on the test split.
     on_event : callable, optional
         ``on_event(kind, payload)`` for progress: "phase" ({"phase": ...}), "trial"
         ({"trial", "metric", "best", "elapsed", "budget"}), "done" ({"result"}).
@@ -518,6 +524,7 @@ def train(
                 started=started,
                 deadline=deadline,
                 info_extra={"validation": plan.describe(), "source_params": source_params(data)},
+                threshold=threshold,
             )
     finally:
         executor.close()
@@ -780,6 +787,7 @@ def _finish(
     started: float,
     deadline: float | None,
     info_extra: dict[str, Any],
+    threshold: float | str | None = None,
 ) -> TrainResult:
     if ensemble:
         emit("phase", {"phase": "ensemble"})
@@ -800,8 +808,10 @@ def _finish(
     emit("phase", {"phase": "refit", "model": best.model})
     final = fit_final(members, plan, seed=seed, n_jobs=n_jobs)
     emit("phase", {"phase": "evaluate"})
-    valid_metrics = _valid_metrics(best, plan)
-    test_metrics = _evaluate(final, prep.split.test, prep.y_test, prep.task)
+    choice = _threshold(threshold, best, plan, prep)
+    cut = choice["threshold"] if choice else None
+    valid_metrics = _valid_metrics(best, plan, cut)
+    test_metrics = _evaluate(final, prep.split.test, prep.y_test, prep.task, cut)
     run.log_metrics({k: v for k, v in valid_metrics.items() if v is not None}, prefix="valid_")
     run.log_metrics({k: v for k, v in test_metrics.items() if v is not None}, prefix="test_")
     board = leaderboard(trials, metric)
@@ -813,6 +823,9 @@ def _finish(
         "refit_on": "train+valid",
         **info_extra,
     }
+    if choice:
+        info["threshold"] = choice["threshold"]
+        info["threshold_choice"] = choice
     bundle, record = save_version(
         store,
         run,
@@ -841,7 +854,9 @@ def _finish(
     )
 
 
-def _valid_metrics(best: TrialResult, plan: EvalPlan) -> dict[str, float | None]:
+def _valid_metrics(
+    best: TrialResult, plan: EvalPlan, cut: float | None = None
+) -> dict[str, float | None]:
     """Every metric on the rows the winner was scored on (out-of-fold under CV)."""
     if best.predictions is None:
         return {}
@@ -849,7 +864,8 @@ def _valid_metrics(best: TrialResult, plan: EvalPlan) -> dict[str, float | None]
     if plan.n_classes:
         if pred.ndim == 2:
             pred = pred / np.clip(pred.sum(axis=1, keepdims=True), 1e-12, None)
-            return task_metrics(plan.task, plan.y_scored, np.argmax(pred, axis=1), pred)
+            labels = _decide(pred, cut)
+            return task_metrics(plan.task, plan.y_scored, labels, pred)
         return task_metrics(plan.task, plan.y_scored, pred.astype(np.int64), None)
     return task_metrics(plan.task, plan.y_scored, pred, None)
 
@@ -929,7 +945,7 @@ def _check_task(schema: Schema, y: pd.Series, where: str) -> None:
 
 
 def _evaluate(
-    pipe: Any, X: pd.DataFrame, y: np.ndarray[Any, Any], task: Task
+    pipe: Any, X: pd.DataFrame, y: np.ndarray[Any, Any], task: Task, cut: float | None = None
 ) -> dict[str, float | None]:
     if len(X) == 0:
         return {}
@@ -937,7 +953,48 @@ def _evaluate(
     proba = None
     if task in (Task.BINARY, Task.MULTICLASS) and hasattr(pipe, "predict_proba"):
         proba = pipe.predict_proba(X)
+        if cut is not None:
+            pred = _decide(proba, cut)
     return task_metrics(task, y, pred, proba)
+
+
+def _decide(proba: np.ndarray[Any, Any], cut: float | None) -> np.ndarray[Any, Any]:
+    """Class indices: argmax, or for binary tasks ``p(positive) >= cut``."""
+    if cut is not None and proba.shape[1] == 2:
+        return np.asarray(proba[:, 1] >= cut, dtype=np.int64)
+    return np.asarray(np.argmax(proba, axis=1), dtype=np.int64)
+
+
+def _threshold(
+    spec: float | str | None, best: TrialResult, plan: EvalPlan, prep: Prepared
+) -> dict[str, Any] | None:
+    """The decision threshold asked for, chosen on the winner's held-out predictions."""
+    if spec is None:
+        return None
+    if prep.task != Task.BINARY:
+        raise DataError(
+            f"--threshold applies to binary tasks; this one is {prep.task}. Drop --threshold."
+        )
+    if isinstance(spec, int | float) or str(spec).replace(".", "", 1).isdigit():
+        value = float(spec)
+        if not 0.0 <= value <= 1.0:
+            raise DataError(f"--threshold must be between 0 and 1; got {value}.")
+        return {"threshold": value, "objective": "given", "constraint": None}
+    from loopml.evaluate.threshold import choose_threshold
+
+    pred = None if best.predictions is None else np.asarray(best.predictions, dtype="float64")
+    if pred is None or pred.ndim != 2:
+        raise DataError(
+            f"Model '{best.model}' gives no class probabilities, so a threshold cannot be "
+            "chosen; pass a number, or pick a model with probabilities."
+        )
+    text = str(spec).strip()
+    constraint = text if any(op in text for op in ("<", ">", "=")) else None
+    maximize = None if constraint else text.removeprefix("max").strip() or "f1"
+    choice = choose_threshold(plan.y_scored, pred[:, 1], maximize=maximize, constraint=constraint)
+    out = choice.to_dict()
+    out["threshold"] = float(choice.threshold)
+    return out
 
 
 def _schema_summary(schema: Schema) -> dict[str, Any]:
