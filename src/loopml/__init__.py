@@ -59,7 +59,7 @@ _LAZY: dict[str, str] = {
     "export_onnx": "loopml.serve.export",
     "cluster": "loopml.learn.tasks",
     "find_anomalies": "loopml.learn.tasks",
-    "mine_rules": "loopml.learn.tasks",
+    "mine_rules": "loopml.learn.basket_task",
     "tune_model": "loopml.tune",
 }
 #: public name -> the defining module's name for it, where they differ.
@@ -137,9 +137,9 @@ if TYPE_CHECKING:
     from loopml.data.split import Split, split
     from loopml.features.build import build_features
     from loopml.gates import GateError
+    from loopml.learn.basket_task import mine as mine_rules
     from loopml.learn.supervised import TrainResult, train
     from loopml.learn.tasks import cluster, find_anomalies
-    from loopml.learn.tasks import mine as mine_rules
     from loopml.monitor.drift import drift_report
     from loopml.phases import run_lifecycle
     from loopml.registry import promote

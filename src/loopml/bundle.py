@@ -175,7 +175,7 @@ class ModelBundle:
     def recommend(self, df: pd.DataFrame) -> pd.DataFrame:
         """Rules models: one row per basket of *df* with its recommended items, the best
         recommendation's score and the rule behind it (see
-        :meth:`loopml.learn.tasks.BasketRecommender.recommend_frame`)."""
+        :meth:`loopml.learn.basket_task.BasketRecommender.recommend_frame`)."""
         self._require(Task.RULES, "recommend")
         frame: pd.DataFrame = self.pipeline.recommend_frame(df)
         return frame

@@ -13,7 +13,8 @@ from sklearn.datasets import make_blobs
 
 from loopml.bundle import load_model
 from loopml.exceptions import DataError, LoopmlError
-from loopml.learn.tasks import BasketRecommender, cluster, find_anomalies, mine
+from loopml.learn.basket_task import BasketRecommender, mine
+from loopml.learn.tasks import cluster, find_anomalies
 from loopml.serve.batch import predict_file, predict_frame
 from loopml.store import Store
 

@@ -179,7 +179,7 @@ def rules_command(
     json_out: JsonOption = False,
 ) -> None:
     """Mine association rules from SOURCE's baskets and store a recommender."""
-    from loopml.learn.tasks import mine
+    from loopml.learn.basket_task import mine
 
     with _Status(quiet or json_out) as events:
         result = mine(
