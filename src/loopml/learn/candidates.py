@@ -73,6 +73,20 @@ class Candidate:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+def jsonable_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Hyperparameters as JSON values (numpy scalars unwrapped, tuples as lists, the rest as text)."""
+    out: dict[str, Any] = {}
+    for k, v in params.items():
+        if isinstance(v, np.generic):
+            v = v.item()
+        elif isinstance(v, tuple):
+            v = list(v)
+        elif not isinstance(v, str | int | float | bool | list | dict) and v is not None:
+            v = str(v)
+        out[k] = v
+    return out
+
+
 @dataclass
 class TrialResult:
     """One fitted and scored candidate.
@@ -97,6 +111,28 @@ class TrialResult:
     predictions: np.ndarray[Any, Any] | None = field(default=None, repr=False)
     phase: str = ""
     elapsed: float | None = None
+
+    def store_record(self, **info: Any) -> dict[str, Any]:
+        """Keyword arguments for ``store.log_trial`` / ``run.log_trial``; *info* adds to or
+        overrides the recorded extras (train score, spread, error, phase, elapsed)."""
+        extras = {
+            "train_score": self.train_score,
+            "valid_std": self.valid_std,
+            "error": self.error,
+            "phase": self.phase,
+            "elapsed": self.elapsed,
+        }
+        extras.update(info)
+        return {
+            "number": self.number,
+            "model": self.model,
+            "params": jsonable_params(self.params),
+            "score": self.valid_score,
+            "status": self.status,
+            "fit_time": self.fit_time,
+            "predict_time": self.predict_time_per_1k,
+            "info": {k: v for k, v in extras.items() if v is not None},
+        }
 
     @property
     def ok(self) -> bool:

@@ -675,16 +675,7 @@ def _search(
             trial = TrialResult(number, label, shown, None, None, 0.0, None, "failed", str(exc))
         trials.append(trial)
         emit_trial(emit, trial, _metric(metric), trials, started)
-        run.log_trial(
-            number=trial.number,
-            model=trial.model,
-            params=shown,
-            score=trial.valid_score,
-            status=trial.status,
-            fit_time=trial.fit_time,
-            predict_time=trial.predict_time_per_1k,
-            info={"train_score": trial.train_score, "error": trial.error, "phase": strat},
-        )
+        run.log_trial(**trial.store_record(phase=strat))
     return trials, fitted
 
 

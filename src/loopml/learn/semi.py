@@ -397,15 +397,7 @@ def train_semi_supervised(
                 )
                 trials.append(trial)
                 emit_trial(emit, trial, chosen, trials, started)
-                run.log_trial(
-                    number=trial.number,
-                    model=trial.model,
-                    params=trial.params,
-                    score=trial.valid_score,
-                    fit_time=trial.fit_time,
-                    predict_time=trial.predict_time_per_1k,
-                    info={"train_score": trial.train_score, "phase": kind},
-                )
+                run.log_trial(**trial.store_record(phase=kind))
             pairs[trials[-1].number] = (spec_name, model_params, sup, semi)
         semi_trials = [t for t in trials if t.phase == "self-training" and t.ok]
         if not semi_trials:

@@ -44,6 +44,7 @@ from loopml.learn.candidates import (
     EvalPlan,
     TrialResult,
     build_pipeline,
+    jsonable_params,
     make_plan,
 )
 
@@ -610,23 +611,7 @@ def _search(
     search: AutoSearch
 
     def on_result(trial: TrialResult) -> None:
-        store.log_trial(
-            run.id,
-            number=trial.number,
-            model=trial.model,
-            params=_jsonable(trial.params),
-            score=trial.valid_score,
-            status=trial.status,
-            fit_time=trial.fit_time,
-            predict_time=trial.predict_time_per_1k,
-            info={
-                "train_score": trial.train_score,
-                "valid_std": trial.valid_std,
-                "error": trial.error,
-                "phase": trial.phase,
-                "elapsed": trial.elapsed,
-            },
-        )
+        store.log_trial(run.id, **trial.store_record())
         emit(
             "trial",
             {
@@ -686,19 +671,6 @@ def refit_estimate(trial: TrialResult, plan: EvalPlan, n_rows: int) -> float:
     ratio = max(1.0, n_rows / max(plan.n_fit_rows, 1))
     predict = (trial.predict_time_per_1k or 0.0) * n_rows / 1000
     return float(1.5 * trial.fit_time * ratio**1.3 + predict + REFIT_OVERHEAD_S)
-
-
-def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in params.items():
-        if isinstance(v, np.generic):
-            v = v.item()
-        elif isinstance(v, tuple):
-            v = list(v)
-        elif not isinstance(v, str | int | float | bool | list | dict) and v is not None:
-            v = str(v)
-        out[k] = v
-    return out
 
 
 def _choose(
@@ -794,17 +766,7 @@ def _finish(
     best, members = _choose(trials, plan, metric, ensemble=ensemble, deadline=deadline)
     if best.phase == "ensemble":
         trials = [*trials, best]
-        store.log_trial(
-            run.id,
-            number=best.number,
-            model=best.model,
-            params=_jsonable(best.params),
-            score=best.valid_score,
-            status=best.status,
-            fit_time=best.fit_time,
-            predict_time=best.predict_time_per_1k,
-            info={"valid_std": best.valid_std, "phase": "ensemble"},
-        )
+        store.log_trial(run.id, **best.store_record(phase="ensemble"))
     emit("phase", {"phase": "refit", "model": best.model})
     final = fit_final(members, plan, seed=seed, n_jobs=n_jobs)
     emit("phase", {"phase": "evaluate"})
@@ -818,7 +780,7 @@ def _finish(
     run.set(leaderboard=_board_records(board), best={"model": best.model, "trial": best.number})
     info = {
         "model": best.model,
-        "params": _jsonable(best.params),
+        "params": jsonable_params(best.params),
         "metric": metric.name,
         "refit_on": "train+valid",
         **info_extra,
@@ -873,7 +835,7 @@ def _valid_metrics(
 def _board_records(board: pd.DataFrame) -> list[dict[str, Any]]:
     rows = []
     for rec in board.to_dict(orient="records"):
-        rec["params"] = _jsonable(dict(rec.get("params") or {}))
+        rec["params"] = jsonable_params(dict(rec.get("params") or {}))
         rows.append(
             {
                 str(k): (None if isinstance(v, float) and not math.isfinite(v) else v)

@@ -416,24 +416,7 @@ def _source(run_params: Mapping[str, Any], info: Mapping[str, Any], ref: str) ->
 
 
 def _log(store: Store, run_id: int, t: TrialResult, *, number: int) -> None:
-    from loopml.learn.supervised import _jsonable
-
-    store.log_trial(
-        run_id,
-        number=number,
-        model=t.model,
-        params=_jsonable(t.params),
-        score=t.valid_score,
-        status=t.status,
-        fit_time=t.fit_time,
-        predict_time=t.predict_time_per_1k,
-        info={
-            "train_score": t.train_score,
-            "valid_std": t.valid_std,
-            "error": t.error,
-            "phase": t.phase,
-        },
-    )
+    store.log_trial(run_id, **{**t.store_record(elapsed=None), "number": number})
 
 
 def _grid_done(study: optuna.Study, space: Mapping[str, Param], size: int | None) -> bool:
@@ -563,9 +546,9 @@ def _run_trials(
 
 
 def _plain(params: Mapping[str, Any]) -> dict[str, Any]:
-    from loopml.learn.supervised import _jsonable
+    from loopml.learn.candidates import jsonable_params
 
-    return _jsonable(dict(params))
+    return jsonable_params(params)
 
 
 def _conclude(
@@ -593,7 +576,8 @@ def _conclude(
 ) -> TuneResult:
     import optuna
 
-    from loopml.learn.supervised import _evaluate, _jsonable, _valid_metrics
+    from loopml.learn.candidates import jsonable_params
+    from loopml.learn.supervised import _evaluate, _valid_metrics
 
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     best_frozen = None
@@ -671,7 +655,7 @@ def _conclude(
             final,
             info={
                 "model": spec.name,
-                "params": _jsonable(best_params),
+                "params": jsonable_params(best_params),
                 "metric": metric.name,
                 "refit_on": "train+valid",
                 "tuned_from": result.ref,
