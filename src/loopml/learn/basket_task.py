@@ -24,8 +24,8 @@ from loopml.learn.tasks import (
     _card,
     _clean,
     _emitter,
-    _finish,
     _load,
+    finish,
     save_bundle,
 )
 
@@ -483,7 +483,7 @@ def mine(
         item_counts=baskets.item_counts(),
         holdout=checked,
     )
-    _finish(result, report, started, emit)
+    finish(result, report, started, emit)
     return result
 
 

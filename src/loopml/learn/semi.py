@@ -507,13 +507,9 @@ def train_semi_supervised(
         notes=notes,
         source=where,
     )
-    result.duration_s = time.monotonic() - started  # the report shows the fit's time
-    if report is not None:
-        from loopml.report.tasks import render_task_report
+    from loopml.learn.tasks import finish
 
-        emit("phase", {"phase": "report"})
-        result.report_path = render_task_report(result, report)
-    emit("done", {"result": result})
+    finish(result, report, started, emit)
     return result
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "cluster",
     "emit_trial",
     "find_anomalies",
+    "finish",
     "model_choices",
     "save_bundle",
 ]
@@ -481,11 +482,12 @@ def cluster(
         k_scores=k_scores,
         sample=sample,
     )
-    _finish(result, report, started, emit)
+    finish(result, report, started, emit)
     return result
 
 
-def _finish(result: TaskResult, report: str | Path | None, started: float, emit: Any) -> None:
+def finish(result: Any, report: str | Path | None, started: float, emit: Any) -> None:
+    """Close a task's fit: record its duration, write the report if asked, emit "done"."""
     result.duration_s = time.monotonic() - started  # the report shows the fit's time
     if report is not None:
         from loopml.report.tasks import render_task_report
@@ -634,7 +636,7 @@ def find_anomalies(
         top=top,
         evaluation=evaluation,
     )
-    _finish(result, report, started, emit)
+    finish(result, report, started, emit)
     return result
 
 
