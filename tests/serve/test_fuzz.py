@@ -80,6 +80,7 @@ OPERATIONS = [
     ("POST", "/jobs"),
     ("GET", "/jobs"),
     ("GET", "/jobs/{job_id}"),
+    ("DELETE", "/jobs/{job_id}"),
     ("GET", "/jobs/{job_id}/result"),
     ("GET", "/health"),
     ("GET", "/ready"),

@@ -24,7 +24,7 @@ def wait_for(client: Any, job_id: str, timeout: float = 30.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job: dict[str, Any] = client.get(f"/jobs/{job_id}").json()
-        if job["status"] in ("succeeded", "failed"):
+        if job["status"] in ("succeeded", "failed", "cancelled"):
             return job
         time.sleep(0.05)
     raise AssertionError(f"job {job_id} did not finish: {job}")
@@ -262,3 +262,353 @@ def test_count_rows(tmp_path: Path) -> None:
     assert count_rows(tmp_path / "a.parquet") == 7
     assert count_rows(tmp_path / "b.csv") == 2
     assert count_rows(tmp_path / "missing.csv") is None
+
+
+# -- cancel and delete ----------------------------------------------------------------
+
+
+def test_delete_cancels_a_queued_job_then_deletes_it(
+    served: dict[str, Served], tmp_path: Path
+) -> None:
+    s = served["mixed"]
+    store = Store(root=tmp_path / "s")
+    with jobs_client(s, store, job_workers=0) as (client, _):
+        job_id = client.post("/jobs", json={"rows": rows_of(s.X.iloc[:5])}).json()["id"]
+        folder = store.root / "jobs" / job_id
+        assert (folder / "input.json").is_file()
+        r = client.delete(f"/jobs/{job_id}")
+        assert r.status_code == 200, r.text
+        job = r.json()
+        assert job["status"] == "cancelled" and job["finished_at"] is not None
+        assert job["started_at"] is None and job["attempts"] == 0
+        assert client.get(f"/jobs/{job_id}").json()["status"] == "cancelled"
+        result = client.get(f"/jobs/{job_id}/result")
+        assert result.status_code == 409 and "is cancelled" in result.json()["detail"]
+        # A cancelled job is finished: deleting it again removes it and its files.
+        r = client.delete(f"/jobs/{job_id}")
+        assert r.status_code == 204 and r.content == b""
+        assert not folder.exists()
+        missing = client.get(f"/jobs/{job_id}")
+        assert missing.status_code == 404
+        again = client.delete(f"/jobs/{job_id}")
+        assert again.status_code == 404 and again.json() == missing.json()
+        assert client.get("/jobs").json() == {"jobs": []}
+
+
+def test_delete_removes_a_finished_job_and_its_files_but_not_the_clients(
+    served: dict[str, Served], tmp_path: Path
+) -> None:
+    s = served["mixed"]
+    store = Store(root=tmp_path / "s")
+    s.X.iloc[:20].to_parquet(tmp_path / "in.parquet")
+    with jobs_client(s, store) as (client, _):
+        by_rows = client.post("/jobs", json={"rows": rows_of(s.X.iloc[:20])}).json()
+        by_path = client.post(
+            "/jobs",
+            json={"path": str(tmp_path / "in.parquet"), "output": str(tmp_path / "out.csv")},
+        ).json()
+        done = [wait_for(client, j["id"]) for j in (by_rows, by_path)]
+        assert [j["status"] for j in done] == ["succeeded", "succeeded"]
+        result = Path(done[0]["result"]["location"])
+        assert result.is_file() and result.parent == store.root / "jobs" / by_rows["id"]
+        for job in done:
+            assert client.delete(f"/jobs/{job['id']}").status_code == 204
+            assert client.get(f"/jobs/{job['id']}").status_code == 404
+            assert client.get(f"/jobs/{job['id']}/result").status_code == 404
+    assert not (store.root / "jobs" / by_rows["id"]).exists()
+    assert not (store.root / "jobs" / by_path["id"]).exists()
+    # The input and the output a client named are its own files.
+    assert (tmp_path / "in.parquet").is_file() and (tmp_path / "out.csv").is_file()
+
+
+def test_delete_of_an_unknown_job_is_404_and_needs_a_key(
+    served: dict[str, Served], tmp_path: Path
+) -> None:
+    s = served["mixed"]
+    with jobs_client(s, Store(root=tmp_path / "s"), job_workers=0, api_keys=("k",)) as (c, _):
+        assert c.delete("/jobs/0123").status_code == 401
+        job_id = c.post("/jobs", json={"rows": rows_of(s.X.iloc[:3])}, headers={"x-api-key": "k"})
+        job_id = job_id.json()["id"]
+        assert c.delete(f"/jobs/{job_id}").status_code == 401
+        r = c.delete("/jobs/0123", headers={"x-api-key": "k"})
+        assert r.status_code == 404
+        assert r.json() == {"detail": "No job with id '0123'. GET /jobs lists the recent jobs."}
+        got = c.get(f"/jobs/{job_id}", headers={"x-api-key": "k"}).json()
+        assert got["status"] == "queued"
+
+
+def test_a_job_cancelled_while_queued_never_runs_after_a_restart(
+    served: dict[str, Served], tmp_path: Path
+) -> None:
+    s = served["mixed"]
+    rows = rows_of(s.X.iloc[:10])
+    with jobs_client(s, Store(root=tmp_path / "s"), job_workers=0) as (client, _):
+        cancelled = client.post("/jobs", json={"rows": rows}).json()["id"]
+        kept = client.post("/jobs", json={"rows": rows}).json()["id"]
+        assert client.delete(f"/jobs/{cancelled}").json()["status"] == "cancelled"
+    with jobs_client(s, Store(root=tmp_path / "s")) as (client, _):
+        # Jobs are taken oldest first: once the newer one is done, the older was passed.
+        assert wait_for(client, kept)["status"] == "succeeded"
+        job = client.get(f"/jobs/{cancelled}").json()
+    assert job["status"] == "cancelled" and job["attempts"] == 0 and job["started_at"] is None
+    assert not (tmp_path / "s" / "jobs" / cancelled / "predictions.parquet").exists()
+
+
+class Paused:
+    """Jobs stop after their first chunk until ``go_on`` is set; chunks are counted."""
+
+    def __init__(self) -> None:
+        self.first_chunk = threading.Event()
+        self.go_on = threading.Event()
+        self.chunks = 0
+
+
+@pytest.fixture
+def paused(monkeypatch: pytest.MonkeyPatch) -> Paused:
+    import loopml.serve.batch as batch
+
+    pause = Paused()
+    real = batch.predict_file
+
+    def paused_predict_file(*args: Any, **kwargs: Any) -> Any:
+        progress = kwargs["on_progress"]
+
+        def on_progress(rows: int) -> None:
+            pause.chunks += 1
+            pause.first_chunk.set()
+            assert pause.go_on.wait(20)
+            progress(rows)
+
+        return real(*args, **{**kwargs, "on_progress": on_progress})
+
+    monkeypatch.setattr(batch, "predict_file", paused_predict_file)
+    return pause
+
+
+def test_delete_stops_a_running_job_at_its_next_chunk(
+    served: dict[str, Served], tmp_path: Path, paused: Paused
+) -> None:
+    s = served["mixed"]
+    s.X.to_parquet(tmp_path / "in.parquet")
+    output = tmp_path / "out" / "p.parquet"
+    request = {"path": str(tmp_path / "in.parquet"), "chunk_rows": 10, "output": str(output)}
+    with jobs_client(s, Store(root=tmp_path / "s")) as (client, _):
+        job_id = client.post("/jobs", json=request).json()["id"]
+        try:
+            assert paused.first_chunk.wait(20)
+            # Its first chunk is written to a temporary file beside the output.
+            assert [p.name.startswith(".p.parquet.") for p in output.parent.iterdir()] == [True]
+            r = client.delete(f"/jobs/{job_id}")
+            assert r.status_code == 202, r.text
+            assert r.json()["status"] == "cancelling"
+            assert r.headers["location"] == f"/jobs/{job_id}"
+            # Asking again while it stops changes nothing.
+            assert client.delete(f"/jobs/{job_id}").json()["status"] == "cancelling"
+        finally:
+            paused.go_on.set()
+        job = wait_for(client, job_id)
+        assert job["status"] == "cancelled" and job["result"] is None and job["error"] is None
+        assert paused.chunks == 1  # of 40: it stopped right after the chunk it was in
+        assert job["progress"]["rows_done"] < len(s.X)
+        assert client.get(f"/jobs/{job_id}/result").status_code == 409
+        assert client.delete(f"/jobs/{job_id}").status_code == 204
+    assert list(output.parent.iterdir()) == []  # no output, not even a partial one
+
+
+def test_a_job_cancelled_after_its_last_chunk_leaves_no_output(
+    served: dict[str, Served], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import loopml.serve.batch as batch
+
+    s = served["mixed"]
+    predictor = Predictor(s.bundle(), fast=False)
+    s.X.iloc[:20].to_parquet(tmp_path / "in.parquet")
+    runner = _runner(Store(root=tmp_path / "s"), predictor, tmp_path)
+    job_id = _submit(runner, predictor, tmp_path / "in.parquet")
+    real = batch.predict_file
+
+    def then_cancelled(*args: Any, **kwargs: Any) -> Any:
+        summary = real(*args, **kwargs)
+        assert runner.cancel(job_id)[0] == "cancelling"  # DELETE lands just now
+        return summary
+
+    monkeypatch.setattr(batch, "predict_file", then_cancelled)
+    claimed = runner.jobstore.claim(runner.owner)
+    assert claimed is not None
+    runner.run(claimed)
+    job = runner.jobstore.get(job_id)
+    assert job is not None and job.status == "cancelled" and job.result is None
+    assert list(runner.job_dir(job_id).iterdir()) == []
+    assert (runner.completed, runner.cancelled) == (0, 1)
+
+
+def test_a_job_cancelled_as_the_server_stops_stays_cancelled(
+    served: dict[str, Served], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import loopml.serve.batch as batch
+
+    s = served["mixed"]
+    predictor = Predictor(s.bundle(), fast=False)
+    s.X.iloc[:40].to_parquet(tmp_path / "in.parquet")
+    runner = _runner(Store(root=tmp_path / "s"), predictor, tmp_path)
+    job_id = _submit(runner, predictor, tmp_path / "in.parquet", chunk_rows=10)
+    real = batch.predict_file
+
+    def cancel_and_stop(*args: Any, **kwargs: Any) -> Any:
+        progress = kwargs["on_progress"]
+
+        def on_progress(rows: int) -> None:
+            runner.cancel(job_id)
+            runner.stop()  # no threads to wait for: the test runs the job itself
+            progress(rows)
+
+        return real(*args, **{**kwargs, "on_progress": on_progress})
+
+    monkeypatch.setattr(batch, "predict_file", cancel_and_stop)
+    claimed = runner.jobstore.claim(runner.owner)
+    assert claimed is not None
+    runner.run(claimed)
+    job = runner.jobstore.get(job_id)
+    assert job is not None and job.status == "cancelled"  # not requeued
+    assert list(runner.job_dir(job_id).iterdir()) == []
+
+
+def test_a_job_left_cancelling_by_a_dead_server_is_cancelled(
+    served: dict[str, Served], tmp_path: Path
+) -> None:
+    s = served["mixed"]
+    store = Store(root=tmp_path / "s")
+    predictor = Predictor(s.bundle(), fast=False)
+    s.X.iloc[:20].to_parquet(tmp_path / "in.parquet")
+    runner = _runner(store, predictor, tmp_path)
+    job_id = _submit(runner, predictor, tmp_path / "in.parquet")
+    partial = runner.job_dir(job_id) / ".p.parquet.x1y2.tmp"
+    partial.write_bytes(b"PAR1")
+    _set(store, job_id, status="cancelling", owner="nohost:999999:dead", heartbeat_at=0.0)
+    assert runner.recover() == [job_id]
+    job = runner.jobstore.get(job_id)
+    assert job is not None and job.status == "cancelled" and job.finished_at is not None
+    assert not partial.exists()
+    assert runner.jobstore.claim(runner.owner) is None
+
+
+# -- retention ------------------------------------------------------------------------
+
+
+def _set(store: Store, job_id: str, **values: Any) -> None:
+    from sqlalchemy import update
+
+    from loopml.serve.jobstore import jobs_table
+
+    with store.engine.begin() as conn:
+        conn.execute(update(jobs_table).where(jobs_table.c.id == job_id).values(**values))
+
+
+def _aged(runner: JobRunner, predictor: Predictor, status: str, days: float) -> str:
+    """A job in *status* created (and, if finished, finished) *days* ago, with a file."""
+    job_id = _submit(runner, predictor, runner.jobs_dir / "nowhere.parquet")
+    (runner.job_dir(job_id) / "p.parquet").write_bytes(b"PAR1")
+    then = time.time() - days * 86_400
+    finished = then if status in ("succeeded", "failed", "cancelled") else None
+    running = status in ("running", "cancelling")
+    _set(
+        runner.jobstore.store,
+        job_id,
+        status=status,
+        created_at=then,
+        finished_at=finished,
+        owner=runner.owner if running else None,
+        heartbeat_at=time.time() if running else None,
+    )
+    return job_id
+
+
+def test_retention_deletes_only_old_finished_jobs(
+    served: dict[str, Served], tmp_path: Path
+) -> None:
+    import os
+
+    s = served["mixed"]
+    predictor = Predictor(s.bundle(), fast=False)
+    runner = _runner(Store(root=tmp_path / "s"), predictor, tmp_path, retention_days=7)
+    old = [_aged(runner, predictor, status, 8) for status in ("succeeded", "failed", "cancelled")]
+    kept = [_aged(runner, predictor, "succeeded", 6)]
+    kept += [_aged(runner, predictor, st, 30) for st in ("queued", "running", "cancelling")]
+    # Folders without a record: an old leftover, and a submission being uploaded now.
+    leftover, uploading = runner.job_dir("a" * 32), runner.job_dir("b" * 32)
+    leftover.mkdir()
+    uploading.mkdir()
+    os.utime(leftover, (time.time() - 8 * 86_400,) * 2)
+
+    assert sorted(runner.sweep()) == sorted(old)
+    for job_id in old:
+        assert runner.jobstore.get(job_id) is None and not runner.job_dir(job_id).exists()
+    for job_id in kept:
+        assert runner.jobstore.get(job_id) is not None
+        assert (runner.job_dir(job_id) / "p.parquet").is_file()
+    assert not leftover.exists() and uploading.exists()
+    assert runner.sweep() == []
+    runner.retention_days = 0  # keep forever
+    _aged(runner, predictor, "succeeded", 3650)
+    assert runner.sweep() == []
+
+
+def test_retention_runs_at_start_and_then_periodically(
+    served: dict[str, Served], tmp_path: Path
+) -> None:
+    s = served["mixed"]
+    store = Store(root=tmp_path / "s")
+    predictor = Predictor(s.bundle(), fast=False)
+    setup = _runner(store, predictor, tmp_path)
+    at_start = _aged(setup, predictor, "succeeded", 2)
+    runner = _runner(
+        store, predictor, tmp_path, retention_days=1, sweep_interval=0.05, poll_interval=0.05
+    )
+    runner.start()
+    try:
+        assert runner.jobstore.get(at_start) is None  # swept before start() returned
+        later = _aged(setup, predictor, "failed", 2)
+        deadline = time.monotonic() + 10
+        while runner.jobstore.get(later) is not None:
+            assert time.monotonic() < deadline, "the periodic sweep did not run"
+            time.sleep(0.02)
+    finally:
+        runner.stop()
+    assert not runner.job_dir(later).exists()
+
+
+@pytest.mark.parametrize(("days", "kept"), [(7, False), (0, True)])
+def test_the_server_applies_its_job_retention(
+    served: dict[str, Served], tmp_path: Path, days: float, kept: bool
+) -> None:
+    s = served["mixed"]
+    store = Store(root=tmp_path / "s")
+    predictor = Predictor(s.bundle(), fast=False)
+    job_id = _aged(_runner(store, predictor, store.root), predictor, "succeeded", 8)
+    with jobs_client(s, store, job_retention_days=days) as (client, state):
+        assert state.runner.retention_days == days
+        status = client.get(f"/jobs/{job_id}").status_code
+    assert status == (200 if kept else 404)
+
+
+def test_serve_command_passes_the_job_retention(
+    served: dict[str, Served], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from loopml.serve.state import ServeConfig
+    from tests.serve.test_app import _serve_cli
+
+    s = served["cancer"]
+    calls: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(app))
+    url = f"sqlite:///{s.store_root / 'store.db'}"
+    args = [s.ref, "--no-log", "--job-retention-days", "2.5", "--store", url]
+    result = CliRunner().invoke(_serve_cli(), args)
+    assert result.exit_code == 0, result.output
+    state = calls[0].state.loopml
+    assert state.config.job_retention_days == 2.5 and state.runner.retention_days == 2.5
+    assert ServeConfig.from_json(state.config.to_json()) == state.config
+    result = CliRunner().invoke(_serve_cli(), [*args[:2], "--job-retention-days", "-1"])
+    assert result.exit_code == 2

@@ -7,12 +7,21 @@ submitted to a server that stops is finished by the next one. The prediction its
 is :func:`loopml.serve.batch.predict_file`: chunked, validated against the schema,
 written atomically (Parquet by default), with progress recorded as chunks finish.
 A job that fails records its error; one interrupted three times is failed.
+
+``DELETE /jobs/{id}`` cancels a job (a running one stops at its next chunk, and its
+partial output is removed) or deletes a finished one; finished jobs older than the
+retention are deleted at start and every hour (:meth:`JobRunner.sweep`). Deleting
+removes the record and the job's folder (its upload and default output); an output
+the client placed elsewhere (``{"path": ..., "output": ...}``) is the client's file
+and is left alone, as is a ``path`` job's input.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
+import shutil
 import socket
 import threading
 import time
@@ -23,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from loopml.exceptions import LoopmlError
 from loopml.serve.inputs import InputError
-from loopml.serve.jobstore import JobRecord, JobStore
+from loopml.serve.jobstore import FINISHED, JobRecord, JobStore
 
 if TYPE_CHECKING:
     from loopml.serve.fastpath import Predictor
@@ -36,8 +45,16 @@ log = logging.getLogger("loopml.serve")
 Resolver = Callable[[str, "int | None"], "Predictor"]
 
 
+_DAY = 86_400.0
+_JOB_ID = re.compile(r"[0-9a-f]{32}")
+
+
 class _Interrupted(Exception):
     """The server is stopping: the job goes back to the queue."""
+
+
+class _Cancelled(Exception):
+    """The job was cancelled (or taken over by another server) while running."""
 
 
 def count_rows(path: str | Path) -> int | None:
@@ -105,6 +122,12 @@ class JobRunner:
         Interruptions after which a job is failed instead of retried.
     chunk_rows : int, default 100000
         Rows per chunk, unless the job says otherwise.
+    retention_days : float, default 0
+        Finished jobs older than this many days are deleted (record and files) by
+        :meth:`sweep`, at :meth:`start` and every *sweep_interval* seconds; 0 keeps
+        them forever. Queued and running jobs are never deleted.
+    sweep_interval : float, default 3600
+        Seconds between two sweeps while the server runs.
     """
 
     def __init__(
@@ -118,6 +141,8 @@ class JobRunner:
         stale_after: float = 30.0,
         max_attempts: int = 3,
         chunk_rows: int = 100_000,
+        retention_days: float = 0.0,
+        sweep_interval: float = 3600.0,
     ) -> None:
         self.jobstore = jobstore
         self.jobs_dir = Path(jobs_dir)
@@ -127,19 +152,24 @@ class JobRunner:
         self.stale_after = stale_after
         self.max_attempts = max_attempts
         self.chunk_rows = chunk_rows
+        self.retention_days = retention_days
+        self.sweep_interval = sweep_interval
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
         self._running: set[str] = set()
         self._lock = threading.Lock()
+        self._next_sweep = 0.0
         self.completed = 0
         self.failed = 0
+        self.cancelled = 0
 
     # -- lifecycle ------------------------------------------------------------------
 
     def start(self) -> None:
         self.recover()
+        self._sweep_logged()
         for i in range(self.workers):
             t = threading.Thread(target=self._loop, name=f"loopml-job-{i}", daemon=True)
             t.start()
@@ -169,6 +199,10 @@ class JobRunner:
         )
         if found:
             log.info("recovered %d interrupted job(s): %s", len(found), ", ".join(found))
+        for job_id in found:
+            record = self.jobstore.get(job_id)
+            if record is not None and record.status == "cancelled":
+                self._remove_partials(record)
         return found
 
     def job_dir(self, job_id: str) -> Path:
@@ -194,12 +228,103 @@ class JobRunner:
             self.run(job)
 
     def _heartbeat(self) -> None:
-        while not self._stop.wait(max(self.stale_after / 4, 0.05)):
+        while not self._stop.wait(max(min(self.stale_after / 4, self.sweep_interval), 0.05)):
             if self._running:
                 try:
                     self.jobstore.heartbeat(self.owner)
                 except Exception:
                     log.exception("could not record the jobs' heartbeat")
+            if time.monotonic() >= self._next_sweep:
+                self._sweep_logged()
+
+    # -- cancel, delete, retention --------------------------------------------------
+
+    def cancel(self, job_id: str) -> tuple[str, JobRecord | None]:
+        """Cancel a job, or delete it when it has finished (``DELETE /jobs/{id}``).
+
+        Returns what happened and the job after it: ``("cancelled", job)`` for a
+        queued job, which will never run; ``("cancelling", job)`` for a running one,
+        which stops at its next chunk; ``("deleted", job)`` for a finished one, whose
+        record and files are gone; ``("missing", None)`` when there is no such job.
+        """
+        for _ in range(5):
+            record = self.jobstore.get(job_id)
+            if record is None:
+                return "missing", None
+            if record.status == "cancelling":
+                return "cancelling", record
+            if record.status in FINISHED:
+                deleted = self.jobstore.delete(job_id)
+                if deleted is None:
+                    continue  # deleted by another request meanwhile
+                self._remove_files(deleted)
+                log.info("job %s deleted", job_id)
+                return "deleted", deleted
+            changed = self.jobstore.cancel(job_id)
+            if changed is not None:
+                log.info("job %s %s", job_id, changed.status)
+                if changed.status == "cancelled":
+                    self.cancelled += 1
+                return changed.status, changed
+            # It moved on between the two looks (claimed or finished): look again.
+        record = self.jobstore.get(job_id)
+        return ("missing", None) if record is None else (record.status, record)
+
+    def sweep(self) -> list[str]:
+        """Delete the finished jobs older than the retention; the ids deleted."""
+        self._next_sweep = time.monotonic() + self.sweep_interval
+        if self.retention_days <= 0:
+            return []
+        cutoff = time.time() - self.retention_days * _DAY
+        removed: list[str] = []
+        while True:
+            batch = self.jobstore.expired(cutoff, limit=500)
+            self.jobstore.delete_finished([r.id for r in batch])
+            for record in batch:
+                self._remove_files(record)
+            removed += [r.id for r in batch]
+            if len(batch) < 500:
+                break
+        # Folders whose record is gone (deleted while their files could not be).
+        if self.jobs_dir.is_dir():
+            old = [
+                p.name
+                for p in self.jobs_dir.iterdir()
+                if _JOB_ID.fullmatch(p.name) and p.stat().st_mtime < cutoff
+            ]
+            for name in set(old) - self.jobstore.known(old):
+                shutil.rmtree(self.jobs_dir / name, ignore_errors=True)
+        return removed
+
+    def _sweep_logged(self) -> None:
+        try:
+            removed = self.sweep()
+        except Exception:
+            log.exception("could not delete the expired jobs")
+            return
+        if removed:
+            log.info(
+                "deleted %d finished job(s) older than %g day(s)",
+                len(removed),
+                self.retention_days,
+            )
+
+    def _folder(self, record: JobRecord) -> Path | None:
+        """The job's own folder, if it has one (never a path a client chose)."""
+        return self.job_dir(record.id) if _JOB_ID.fullmatch(record.id) else None
+
+    def _remove_files(self, record: JobRecord) -> None:
+        folder = self._folder(record)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _remove_partials(self, record: JobRecord) -> None:
+        """Temporary output a server that died while writing it left in the job folder."""
+        folder = self._folder(record)
+        output = Path(record.output_path)
+        if folder is not None and output.parent == folder:
+            for tmp in folder.glob(f".{output.name}.*.tmp"):
+                tmp.unlink(missing_ok=True)
 
     # -- one job --------------------------------------------------------------------
 
@@ -210,8 +335,12 @@ class JobRunner:
         try:
             result, rows = self._execute(job)
         except _Interrupted:
-            self.jobstore.requeue(job.id, self.owner)
-            log.info("job %s interrupted by shutdown; requeued", job.id)
+            if self.jobstore.requeue(job.id, self.owner):
+                log.info("job %s interrupted by shutdown; requeued", job.id)
+            else:
+                self._stopped(job)
+        except _Cancelled:
+            self._stopped(job)
         except InputError as exc:
             self._fail(job, "The job's rows are not valid: " + _input_errors(exc))
         except LoopmlError as exc:
@@ -220,15 +349,33 @@ class JobRunner:
             log.exception("job %s failed", job.id)
             self._fail(job, f"{type(exc).__name__}: {exc}")
         else:
-            self.jobstore.finish(job.id, self.owner, result, rows)
-            self.completed += 1
+            if self.jobstore.finish(job.id, self.owner, result, rows):
+                self.completed += 1
+            else:  # cancelled after its last chunk: its output goes too
+                self._stopped(job, written=Path(job.output_path))
         finally:
             with self._lock:
                 self._running.discard(job.id)
 
     def _fail(self, job: JobRecord, message: str) -> None:
-        self.failed += 1
-        self.jobstore.fail(job.id, self.owner, message)
+        if self.jobstore.fail(job.id, self.owner, message):
+            self.failed += 1
+        else:
+            self._stopped(job)
+
+    def _stopped(self, job: JobRecord, written: Path | None = None) -> None:
+        """The job stopped because it was cancelled, or taken over by another server."""
+        if self.jobstore.cancelled(job.id, self.owner):
+            self.cancelled += 1
+            log.info("job %s cancelled", job.id)
+        record = self.jobstore.get(job.id)
+        if record is not None and record.status != "cancelled":
+            log.warning(
+                "job %s is %s elsewhere; this server stopped running it", job.id, record.status
+            )
+            return
+        if written is not None:
+            written.unlink(missing_ok=True)
 
     def _execute(self, job: JobRecord) -> tuple[dict[str, Any], int]:
         import orjson
@@ -253,15 +400,21 @@ class JobRunner:
         else:
             source = job.input_path
             total = count_rows(job.input_path)
-        self.jobstore.progress(job.id, self.owner, 0, total)
+        if not self.jobstore.progress(job.id, self.owner, 0, total):
+            raise _Cancelled
         last = [time.monotonic()]
 
         def on_progress(rows: int) -> None:
+            # Raised here, between chunks, the output's temporary file is removed.
             if self._stop.is_set():
                 raise _Interrupted
             if time.monotonic() - last[0] >= 0.2:
-                self.jobstore.progress(job.id, self.owner, rows)
+                still = self.jobstore.progress(job.id, self.owner, rows)
                 last[0] = time.monotonic()
+            else:
+                still = self.jobstore.is_running(job.id, self.owner)
+            if not still:
+                raise _Cancelled
 
         summary = predict_file(
             predictor.bundle,

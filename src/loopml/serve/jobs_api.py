@@ -1,4 +1,5 @@
-"""The ``/jobs`` routes: submit asynchronous inference, follow it, fetch the result."""
+"""The ``/jobs`` routes: submit asynchronous inference, follow it, fetch the result,
+cancel it or delete it."""
 
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ def _path_job(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def add_job_routes(app: FastAPI, state: ServerState) -> None:
-    """Register ``POST /jobs``, ``GET /jobs``, ``GET /jobs/{id}`` and its result."""
+    """Register ``POST /jobs``, ``GET /jobs``, ``GET|DELETE /jobs/{id}`` and its result."""
     runner = state.runner
     jobstore = state.jobstore
     assert runner is not None and jobstore is not None
@@ -194,6 +195,46 @@ def add_job_routes(app: FastAPI, state: ServerState) -> None:
         if record is None:
             return _not_found(job_id)
         return json_response(record.to_api())
+
+    @app.delete(
+        "/jobs/{job_id}",
+        response_model=models.job,
+        responses={
+            200: {"description": "The queued job is cancelled: it will never run."},
+            202: {
+                "model": models.job,
+                "description": "The running job is `cancelling`: it stops at its next chunk, "
+                "its partial output is removed, and `GET /jobs/{id}` then shows `cancelled`.",
+            },
+            204: {"description": "The finished job is deleted, with its files."},
+            **_ERRORS,
+        },
+        tags=["jobs"],
+    )
+    async def delete_job(job_id: str) -> Response:
+        """Cancel a job, or delete it once it has finished.
+
+        - **queued**: cancelled at once (200, the job with status `cancelled`); it never
+          runs, on this server or after a restart.
+        - **running**: asked to stop (202, status `cancelling`); the worker stops at its
+          next chunk and removes its partial output, and the job becomes `cancelled`.
+          Follow it with `GET /jobs/{id}`. Deleting it again while it stops changes
+          nothing.
+        - **succeeded, failed or cancelled**: deleted (204): its record, its upload and
+          its predictions on the server are removed, and `/jobs/{id}` is 404 from then
+          on. An `output` path the request chose is the client's file and is kept.
+
+        So a first `DELETE` stops a job and a second one deletes it. The server also
+        deletes finished jobs older than its retention (`loopml serve
+        --job-retention-days`, 7 by default).
+        """
+        outcome, record = await run_in_threadpool(runner.cancel, job_id)
+        if record is None:
+            return _not_found(job_id)
+        if outcome == "deleted":
+            return Response(status_code=204)
+        code = 200 if record.status == "cancelled" else 202
+        return json_response(record.to_api(), code, {"location": f"/jobs/{job_id}"})
 
     @app.get(
         "/jobs/{job_id}/result",

@@ -7,6 +7,12 @@ puts its running jobs back to ``queued``, and one that dies leaves them to be
 recovered by the next server (its heartbeat goes stale, or its process is gone).
 Claiming a job is one conditional ``UPDATE``, so several workers never run the
 same job.
+
+Cancelling is recorded here too, so that it holds across processes and restarts: a
+queued job becomes ``cancelled`` at once (and is never claimed); a running one becomes
+``cancelling``, which its runner sees at its next chunk, and ``cancelled`` once it
+has stopped. ``succeeded``, ``failed`` and ``cancelled`` are final: only those are
+ever deleted.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    delete,
+    func,
     select,
     update,
 )
@@ -39,9 +47,11 @@ from loopml.store._engine import WRITE_OPTION
 if TYPE_CHECKING:
     from loopml.store import Store
 
-__all__ = ["JOB_STATUSES", "JobRecord", "JobStore"]
+__all__ = ["FINISHED", "JOB_STATUSES", "JobRecord", "JobStore"]
 
-JOB_STATUSES = ("queued", "running", "succeeded", "failed")
+JOB_STATUSES = ("queued", "running", "cancelling", "succeeded", "failed", "cancelled")
+#: Final statuses: nothing runs such a job any more, so it may be deleted.
+FINISHED = ("succeeded", "failed", "cancelled")
 
 metadata = MetaData()
 jobs_table = Table(
@@ -203,8 +213,6 @@ class JobStore:
             return [_record(r) for r in conn.execute(query)]
 
     def counts(self) -> dict[str, int]:
-        from sqlalchemy import func
-
         query = select(jobs_table.c.status, func.count()).group_by(jobs_table.c.status)
         with self._tx() as conn:
             return {str(s): int(n) for s, n in conn.execute(query)}
@@ -266,7 +274,12 @@ class JobStore:
         with self._tx(write=True) as conn:
             conn.execute(
                 update(jobs_table)
-                .where(and_(jobs_table.c.owner == owner, jobs_table.c.status == "running"))
+                .where(
+                    and_(
+                        jobs_table.c.owner == owner,
+                        jobs_table.c.status.in_(("running", "cancelling")),
+                    )
+                )
                 .values(heartbeat_at=time.time())
             )
 
@@ -294,27 +307,119 @@ class JobStore:
         values = {"status": "queued", "owner": None, "started_at": None, "heartbeat_at": None}
         return self._owned(job_id, owner, values)
 
+    def is_running(self, job_id: str, owner: str) -> bool:
+        """Whether *owner* still runs the job (it was not cancelled or taken over)."""
+        c = jobs_table.c
+        with self._tx() as conn:
+            row = conn.execute(
+                select(c.id).where(and_(c.id == job_id, c.owner == owner, c.status == "running"))
+            ).first()
+        return row is not None
+
+    def cancel(self, job_id: str) -> JobRecord | None:
+        """Cancel a queued job at once, or ask a running one to stop.
+
+        Returns the job as changed (``cancelled`` or ``cancelling``), or None when
+        there was nothing to change: no such job, or one already stopping or finished.
+        """
+        c = jobs_table.c
+        with self._tx(write=True) as conn:
+            # One transaction: a job claimed meanwhile is caught by the second update.
+            done = conn.execute(
+                update(jobs_table)
+                .where(and_(c.id == job_id, c.status == "queued"))
+                .values(status="cancelled", owner=None, finished_at=time.time())
+            ).rowcount
+            if not done:
+                done = conn.execute(
+                    update(jobs_table)
+                    .where(and_(c.id == job_id, c.status == "running"))
+                    .values(status="cancelling")
+                ).rowcount
+        return self.get(job_id) if done else None
+
+    def cancelled(self, job_id: str, owner: str) -> bool:
+        """Record that *owner* stopped a ``cancelling`` job."""
+        c = jobs_table.c
+        with self._tx(write=True) as conn:
+            done = conn.execute(
+                update(jobs_table)
+                .where(and_(c.id == job_id, c.owner == owner, c.status == "cancelling"))
+                .values(status="cancelled", heartbeat_at=None, finished_at=time.time())
+            )
+        return bool(done.rowcount == 1)
+
+    def delete(self, job_id: str) -> JobRecord | None:
+        """Delete a finished job's record; the record deleted, or None if there was none.
+
+        A queued, running or cancelling job is never deleted (cancel it first).
+        """
+        record = self.get(job_id)
+        if record is None or record.status not in FINISHED:
+            return None
+        c = jobs_table.c
+        with self._tx(write=True) as conn:
+            done = conn.execute(
+                delete(jobs_table).where(and_(c.id == job_id, c.status.in_(FINISHED)))
+            )
+        return record if done.rowcount == 1 else None
+
+    def expired(self, before: float, limit: int = 500) -> list[JobRecord]:
+        """Finished jobs that finished before the time *before*, oldest first."""
+        c = jobs_table.c
+        finished = func.coalesce(c.finished_at, c.created_at)
+        query = (
+            select(jobs_table)
+            .where(and_(c.status.in_(FINISHED), finished < before))
+            .order_by(finished)
+            .limit(limit)
+        )
+        with self._tx() as conn:
+            return [_record(r) for r in conn.execute(query)]
+
+    def delete_finished(self, job_ids: list[str]) -> None:
+        """Delete the records of those of *job_ids* that are finished."""
+        if not job_ids:
+            return
+        c = jobs_table.c
+        with self._tx(write=True) as conn:
+            conn.execute(delete(jobs_table).where(and_(c.id.in_(job_ids), c.status.in_(FINISHED))))
+
+    def known(self, job_ids: list[str]) -> set[str]:
+        """Those of *job_ids* that have a record."""
+        found: set[str] = set()
+        for i in range(0, len(job_ids), 500):
+            batch = job_ids[i : i + 500]
+            with self._tx() as conn:
+                rows = conn.execute(select(jobs_table.c.id).where(jobs_table.c.id.in_(batch)))
+                found.update(str(r.id) for r in rows)
+        return found
+
     def recover(
         self, *, stale_after: float, is_dead: Callable[[str], bool], max_attempts: int
     ) -> list[str]:
         """Requeue running jobs whose server is gone; fail those interrupted too often.
 
         A running job is abandoned when its owner *is_dead* or its heartbeat is older
-        than *stale_after* seconds.
+        than *stale_after* seconds. An abandoned ``cancelling`` job is ``cancelled``.
         """
         cutoff = time.time() - stale_after
         c = jobs_table.c
         with self._tx() as conn:
             rows = conn.execute(
-                select(c.id, c.owner, c.attempts, c.heartbeat_at).where(c.status == "running")
+                select(c.id, c.status, c.owner, c.attempts, c.heartbeat_at).where(
+                    c.status.in_(("running", "cancelling"))
+                )
             ).all()
         recovered = []
         for r in rows:
             stale = r.heartbeat_at is None or r.heartbeat_at < cutoff
             if not stale and not is_dead(r.owner or ""):
                 continue
-            if r.attempts >= max_attempts:
-                values: dict[str, Any] = {
+            if r.status == "cancelling":
+                values: dict[str, Any] = {"status": "cancelled", "finished_at": time.time()}
+            elif r.attempts >= max_attempts:
+                values = {
                     "status": "failed",
                     "error": f"The job was interrupted {r.attempts} times (the server stopped "
                     "while running it); it is not retried again. Submit it again, with "
@@ -329,7 +434,7 @@ class JobStore:
                     .where(
                         and_(
                             jobs_table.c.id == r.id,
-                            jobs_table.c.status == "running",
+                            jobs_table.c.status == r.status,
                             jobs_table.c.owner == r.owner,
                         )
                     )

@@ -89,6 +89,9 @@ class ServeConfig:
         Offer ``/jobs`` (asynchronous inference).
     job_workers : int
         Jobs run at once by each server process.
+    job_retention_days : float
+        Finished jobs older than this are deleted (record and files), at start and
+        hourly; 0 keeps them forever.
     api_keys : tuple of str, optional
         Accepted API keys; None reads ``$LOOPML_API_KEYS`` (comma-separated). Empty:
         no authentication.
@@ -106,6 +109,7 @@ class ServeConfig:
     fast_path: bool = True
     jobs: bool = True
     job_workers: int = 1
+    job_retention_days: float = 7.0
     api_keys: tuple[str, ...] | None = None
 
     def to_json(self) -> str:
