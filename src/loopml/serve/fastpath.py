@@ -48,14 +48,18 @@ class NotCompilableError(Exception):
 
 @dataclass
 class Output:
-    """Predictions for one batch: labels (or values) and class probabilities."""
+    """Predictions for one batch: labels (or values), class probabilities, anomaly scores."""
 
     predictions: Array
     proba: Array | None = None
+    #: Anomaly models: each row's score (higher = more unusual).
+    scores: Array | None = None
 
     def slice(self, start: int, stop: int) -> Output:
         return Output(
-            self.predictions[start:stop], None if self.proba is None else self.proba[start:stop]
+            self.predictions[start:stop],
+            None if self.proba is None else self.proba[start:stop],
+            None if self.scores is None else self.scores[start:stop],
         )
 
 
@@ -419,6 +423,8 @@ class Predictor:
         self.threshold: float | None = None
         if task == Task.BINARY:
             self.threshold = bundle.threshold if bundle.threshold is not None else 0.5
+        #: Anomaly models: rows scoring above it are flagged.
+        self.score_threshold = bundle.anomaly_threshold
 
     @property
     def fast(self) -> bool:
@@ -452,7 +458,10 @@ class Predictor:
             warnings.simplefilter("ignore", RuntimeWarning)
             predictions = self.bundle.predict(frame)
             proba = self.bundle.predict_proba(frame)
-        return Output(predictions, None if proba is None else proba.to_numpy(dtype=np.float64))
+            scores = self.bundle.score_samples(frame) if self.bundle.task == Task.ANOMALY else None
+        return Output(
+            predictions, None if proba is None else proba.to_numpy(dtype=np.float64), scores
+        )
 
     def predict_many(self, parts: Sequence[Columns]) -> list[Output]:
         """Predict several batches with one model call; one output per part."""

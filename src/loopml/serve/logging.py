@@ -1,10 +1,14 @@
 """Asynchronous prediction logging: every request is recorded without waiting for the store.
 
 The request path only appends ``(request, outputs, latency)`` to an in-memory queue
-(a few microseconds). A background thread turns entries into rows and writes them to
-the store's prediction log in batches, one transaction per batch, so that logging
-costs the endpoint almost nothing. When the queue is full (the store is slow or
-down) entries are dropped and counted, never waited for: serving comes first.
+(a few microseconds). A background thread takes what is queued every
+``flush_interval`` seconds, packs it into a few numpy arrays and hands it to a writer
+process (``python -m loopml.serve._logwriter``), which turns it into rows and writes
+them to the store's prediction log, one transaction per batch. The costly part (a
+dict per row, JSON, the insert) thus runs outside the server's GIL and at a lower
+CPU priority. When the queue is full (the store is slow or down) entries are dropped
+and counted, never waited for: serving comes first. A store that lives in memory, or
+a writer process that cannot start or dies, is written from the thread instead.
 
 Each request becomes one :class:`~loopml.store.PredictionLogRecord`: ``inputs`` are
 the validated feature rows, ``outputs`` one ``{"prediction": ..., "proba_<class>":
@@ -14,15 +18,15 @@ the validated feature rows, ``outputs`` one ``{"prediction": ..., "proba_<class>
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import orjson
+from loopml.serve import _logwriter
 
 if TYPE_CHECKING:
     from loopml.serve.fastpath import Output
@@ -47,22 +51,24 @@ class _Entry:
 
 
 def output_records(output: Output, classes: list[str]) -> list[dict[str, Any]]:
-    """One ``{"prediction", "proba_<class>"...}`` dict per row, JSON-ready."""
-    preds = output.predictions
-    values = preds.tolist()
-    if preds.dtype.kind == "f":
-        values = [None if v != v or v in (float("inf"), float("-inf")) else v for v in values]
-    columns: dict[str, list[Any]] = {"prediction": values}
-    if output.proba is not None:
-        proba = np.where(np.isfinite(output.proba), output.proba, np.nan)
-        for j, cls in enumerate(classes):
-            columns[f"proba_{cls}"] = [None if v != v else v for v in proba[:, j].tolist()]
-    names = list(columns)
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+    """One ``{"prediction", "proba_<class>"..., "score"}`` dict per row, JSON-ready."""
+    return _logwriter.output_records(output.predictions, output.proba, classes, output.scores)
+
+
+def _separate_process_ok(store: Any) -> bool:
+    """Whether another process can open *store* (not an in-memory database)."""
+    url = getattr(store, "url", None)
+    if not isinstance(url, str) or not hasattr(store, "root"):
+        return False
+    from sqlalchemy.engine import make_url
+
+    from loopml.store._engine import is_memory_sqlite
+
+    return not is_memory_sqlite(make_url(url))
 
 
 class PredictionLogger:
-    """Write prediction logs to *store* from a background thread.
+    """Write prediction logs to *store* without holding up requests.
 
     Parameters
     ----------
@@ -70,11 +76,13 @@ class PredictionLogger:
         Where the prediction log lives.
     max_queue : int, default 10000
         Requests waiting to be written at most; more are dropped (and counted).
-    batch_size : int, default 64
-        Requests written per transaction at most (small batches keep each hold of
-        the GIL short, so the event loop is never kept waiting for long).
+    batch_size : int, default 512
+        Requests handed to the writer at once at most.
     flush_interval : float, default 0.1
-        Seconds the thread waits to fill a batch before writing what it has.
+        Seconds the thread waits between hand-overs.
+    process : bool or None, default None
+        Write from a separate process (None: whenever another process can open
+        *store*, that is unless it lives in memory).
     """
 
     def __init__(
@@ -82,13 +90,15 @@ class PredictionLogger:
         store: Store,
         *,
         max_queue: int = 10_000,
-        batch_size: int = 64,
+        batch_size: int = 512,
         flush_interval: float = 0.1,
+        process: bool | None = None,
     ) -> None:
         self.store = store
         self.max_queue = max_queue
         self.batch_size = batch_size
         self.flush_interval = flush_interval
+        self.process = _separate_process_ok(store) if process is None else process
         self.written = 0
         self.dropped = 0
         self.failed = 0
@@ -96,6 +106,7 @@ class PredictionLogger:
         # request never hands the GIL to the logging thread.
         self._items: deque[_Entry] = deque()
         self._thread: threading.Thread | None = None
+        self._child: subprocess.Popen[bytes] | None = None
         self._stop = threading.Event()
         self._stopping = False
         self._busy = False
@@ -104,6 +115,11 @@ class PredictionLogger:
     def depth(self) -> int:
         """Requests waiting to be written."""
         return len(self._items)
+
+    @property
+    def in_process(self) -> bool:
+        """Whether a writer process is taking the batches right now."""
+        return self._child is not None
 
     def start(self) -> None:
         if self._thread is None:
@@ -133,7 +149,7 @@ class PredictionLogger:
         return True
 
     def close(self, timeout: float = 10.0) -> None:
-        """Write what is queued (up to *timeout* seconds), then stop the thread."""
+        """Write what is queued (up to *timeout* seconds), then stop the thread and writer."""
         self._stopping = True
         self._stop.set()
         if self._thread is not None:
@@ -150,11 +166,18 @@ class PredictionLogger:
         return False
 
     def _run(self) -> None:
-        while True:
-            stopping = self._stop.wait(self.flush_interval)
-            self._drain()
-            if stopping:
-                return
+        if self.process:
+            self._child = _start_writer(self.store)
+        try:
+            while True:
+                stopping = self._stop.wait(self.flush_interval)
+                self._drain()
+                if stopping:
+                    return
+        finally:
+            if self._child is not None:
+                _stop_writer(self._child)
+                self._child = None
 
     def _drain(self) -> None:
         items = self._items
@@ -168,146 +191,71 @@ class PredictionLogger:
 
     def _write(self, batch: list[_Entry]) -> None:
         try:
-            inputs = _input_records(batch)
-            outputs = _output_records(batch)
-            _writer(self.store)(batch, inputs, outputs)
-            self.written += len(batch)
+            packets = _logwriter.pack(batch)
+        except Exception:
+            self.failed += len(batch)
+            log.exception("could not pack %d prediction log entries", len(batch))
+            return
+        child = self._child
+        if child is not None:
+            try:
+                assert child.stdin is not None and child.stdout is not None
+                _logwriter.write_frame(child.stdin, packets)
+                written, failed = _logwriter.read_frame(child.stdout)
+            except (EOFError, OSError, ValueError):
+                log.warning(
+                    "the prediction log writer process stopped (exit code %s); "
+                    "writing from the server from now on",
+                    child.poll(),
+                )
+                _stop_writer(child)
+                self._child = None
+            else:
+                self.written += written
+                self.failed += failed
+                return
+        try:
+            self.written += _logwriter.write_packets(self.store, packets)
         except Exception:
             self.failed += len(batch)
             log.exception("could not write %d prediction log entries", len(batch))
 
 
-def _runs(batch: list[_Entry], key: Any) -> list[list[_Entry]]:
-    """Consecutive entries with the same key, so each run converts as one array."""
-    runs: list[list[_Entry]] = []
-    last: Any = object()
-    for e in batch:
-        k = key(e)
-        if k is None or k != last or not runs:
-            runs.append([e])
-        else:
-            runs[-1].append(e)
-        last = k
-    return runs
-
-
-def _split(items: list[Any], batch: list[_Entry]) -> list[list[Any]]:
-    out, start = [], 0
-    for e in batch:
-        n = e.columns.n_rows
-        out.append(items[start : start + n])
-        start += n
-    return out
-
-
-def _input_records(batch: list[_Entry]) -> list[list[dict[str, Any]]]:
-    """Each entry's rows as dicts; clean numeric batches are converted in one go."""
-
-    def key(e: _Entry) -> Any:
-        c = e.columns
-        whole = c.matrix is not None and len(c.matrix_names) == len(c.data)
-        return c.matrix_names if whole else None
-
-    out: list[list[dict[str, Any]]] = []
-    for run in _runs(batch, key):
-        names = run[0].columns.matrix_names
-        if key(run[0]) is None:
-            out.extend(e.columns.records() for e in run)
-            continue
-        matrices = [e.columns.matrix for e in run if e.columns.matrix is not None]
-        values = np.concatenate(matrices).tolist() if len(matrices) > 1 else matrices[0].tolist()
-        records = [dict(zip(names, row, strict=True)) for row in values]  # finite by construction
-        out.extend(_split(records, run))
-    return out
-
-
-def _output_records(batch: list[_Entry]) -> list[list[dict[str, Any]]]:
-    def key(e: _Entry) -> Any:
-        o = e.output
-        return (tuple(e.classes), o.predictions.dtype.kind, o.proba is None)
-
-    out: list[list[dict[str, Any]]] = []
-    for run in _runs(batch, key):
-        if len(run) == 1:
-            out.append(output_records(run[0].output, run[0].classes))
-            continue
-        from loopml.serve.fastpath import Output
-
-        proba = (
-            None
-            if run[0].output.proba is None
-            else np.concatenate([e.output.proba for e in run if e.output.proba is not None])
+def _start_writer(store: Store) -> subprocess.Popen[bytes] | None:
+    """The writer process for *store*, ready to take batches; None if it cannot start."""
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "loopml.serve._logwriter"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
         )
-        merged = Output(np.concatenate([e.output.predictions for e in run]), proba)
-        out.extend(_split(output_records(merged, run[0].classes), run))
-    return out
+    except OSError as exc:
+        log.warning("could not start the prediction log writer (%s); using a thread", exc)
+        return None
+    assert child.stdin is not None and child.stdout is not None
+    try:
+        _logwriter.write_frame(child.stdin, {"url": store.url, "root": str(store.root)})
+        if _logwriter.read_frame(child.stdout) == "ready":
+            return child
+    except (EOFError, OSError):
+        pass
+    log.warning(
+        "the prediction log writer did not start (exit code %s); using a thread", child.poll()
+    )
+    _stop_writer(child)
+    return None
 
 
-Records = list[list[dict[str, Any]]]
-Writer = Any
-_WRITERS: dict[int, Writer] = {}
-_SQLITE_INSERT = (
-    "INSERT INTO loopml_prediction_logs "
-    "(name, version, at, latency_ms, n_rows, inputs, outputs, request_id) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-def _writer(store: Store) -> Writer:
-    """A function writing one batch of entries to *store* in one transaction.
-
-    On SQLite the rows go straight to the driver (JSON encoded by orjson, timestamps
-    as the naive-UTC text the store reads back): several times less Python per row
-    than the generic path, which matters because the writer shares the GIL with the
-    event loop. Other databases get a SQLAlchemy insert into the store's own table.
-    """
-    found = _WRITERS.get(id(store.engine))
-    if found is not None:
-        return found
-    dumps = orjson.dumps
-
-    if store.engine.dialect.name == "sqlite":
-
-        def write(batch: list[_Entry], inputs: Records, outputs: Records) -> None:
-            rows = [
-                (
-                    e.name,
-                    int(e.version),
-                    datetime.fromtimestamp(e.at, UTC).strftime("%Y-%m-%d %H:%M:%S.%f"),
-                    float(e.latency_ms),
-                    e.columns.n_rows,
-                    dumps(i).decode(),
-                    dumps(o).decode(),
-                    e.request_id,
-                )
-                for e, i, o in zip(batch, inputs, outputs, strict=True)
-            ]
-            store._write(
-                lambda s: s.connection().exec_driver_sql(_SQLITE_INSERT, rows), "log predictions"
-            )
-
-    else:
-        from sqlalchemy import insert
-
-        from loopml.store.tables import PredictionLogRow
-
-        table: Any = PredictionLogRow.__table__
-
-        def write(batch: list[_Entry], inputs: Records, outputs: Records) -> None:
-            rows = [
-                {
-                    "name": e.name,
-                    "version": int(e.version),
-                    "at": datetime.fromtimestamp(e.at, UTC),
-                    "latency_ms": float(e.latency_ms),
-                    "n_rows": e.columns.n_rows,
-                    "inputs": i,
-                    "outputs": o,
-                    "request_id": e.request_id,
-                }
-                for e, i, o in zip(batch, inputs, outputs, strict=True)
-            ]
-            store._write(lambda s: s.execute(insert(table), rows), "log predictions")
-
-    _WRITERS[id(store.engine)] = write
-    return write
+def _stop_writer(child: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """Close the writer's stdin (it ends after the batch in hand) and reap it."""
+    for stream in (child.stdin, child.stdout):
+        if stream is not None:
+            try:
+                stream.close()
+            except OSError:
+                pass
+    try:
+        child.wait(timeout)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
