@@ -68,6 +68,14 @@ def serve_command(
         bool, typer.Option("--jobs/--no-jobs", help="Offer /jobs (asynchronous inference).")
     ] = True,
     job_workers: Annotated[int, typer.Option(help="Jobs run at once per process.", min=0)] = 1,
+    job_retention_days: Annotated[
+        float,
+        typer.Option(
+            help="Delete finished jobs (record, upload, predictions) older than this many "
+            "days, at start and hourly; 0 keeps them forever.",
+            min=0.0,
+        ),
+    ] = 7.0,
     access_log: Annotated[bool, typer.Option(help="Log every request (slower).")] = False,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     store: StoreOption = None,
@@ -104,6 +112,7 @@ def serve_command(
         fast_path=fast_path,
         jobs=jobs and job_workers > 0,
         job_workers=job_workers,
+        job_retention_days=job_retention_days,
     )
     out = console(stderr=True)
     # Load (and check) the model here, so a bad reference fails before any worker starts.
@@ -147,14 +156,28 @@ def _run_workers(uvicorn: Any, workers: int, options: dict[str, Any]) -> None:
     TCP_NODELAY on the connections it accepts, and a response written in two parts
     waits for the client's delayed ACK (~40 ms). Set on the listening socket, the
     option is inherited by every accepted connection.
+
+    The workers share their metrics through snapshot files in a temporary directory
+    (``$LOOPML_METRICS_DIR``, removed at exit), so ``/metrics`` adds up all of them.
     """
+    import os
+    import shutil
     import socket
+    import tempfile
 
     from uvicorn.supervisors import Multiprocess
+
+    from loopml.serve.metrics_dir import ENV_METRICS_DIR
 
     config = uvicorn.Config(
         "loopml.serve.app:app_from_env", factory=True, workers=workers, **options
     )
     sock = config.bind_socket()
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    Multiprocess(config, sockets=[sock]).run()
+    metrics_dir = tempfile.mkdtemp(prefix="loopml-metrics-")
+    os.environ[ENV_METRICS_DIR] = metrics_dir  # inherited by the worker processes
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        os.environ.pop(ENV_METRICS_DIR, None)
+        shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -3,8 +3,10 @@
 Routes
 ------
 ``POST /predict``      rows (JSON rows, JSON columns, or CSV) → predictions, probabilities, threshold
+                       (anomaly models: scores and their threshold)
 ``POST /jobs``         asynchronous inference on a large payload, an uploaded CSV, or a file path
 ``GET  /jobs/{id}``    a job's status, progress and result location (``/jobs/{id}/result``: the file)
+``DELETE /jobs/{id}``  cancel a queued or running job; delete a finished one and its files
 ``GET  /health``       the process is up;  ``GET /ready``: it is serving a model
 ``GET  /metadata``     model name, version, schema, metrics, how it is served
 ``GET  /metrics``      Prometheus text format
@@ -46,6 +48,7 @@ from loopml.serve.http import JSON as _JSON
 from loopml.serve.http import BodyTooLarge, json_response, read_body
 from loopml.serve.inputs import Columns, InputError, error
 from loopml.serve.metrics import CONTENT_TYPE, Gauge
+from loopml.serve.metrics_dir import MetricsDir
 from loopml.serve.requests import build_models
 from loopml.serve.state import (
     ENV_CONFIG,
@@ -200,6 +203,7 @@ def _setup_helpers(state: ServerState) -> None:
             state.store.root / "jobs",
             state.job_predictor,
             workers=config.job_workers,
+            retention_days=config.job_retention_days,
         )
     if state.follow_ref is not None:
         state.reloader = Reloader(state, state.follow_ref, config.reload_interval)
@@ -236,9 +240,13 @@ def _setup_helpers(state: ServerState) -> None:
         metrics.add(
             Gauge(
                 "loopml_jobs_finished",
-                "Jobs finished by this server process, by result.",
+                "Jobs finished, by result.",
                 ("result",),
-                lambda: [(("succeeded",), runner.completed), (("failed",), runner.failed)],
+                lambda: [
+                    (("succeeded",), runner.completed),
+                    (("failed",), runner.failed),
+                    (("cancelled",), runner.cancelled),
+                ],
             )
         )
 
@@ -282,7 +290,7 @@ def _predict_payload(
     if out.proba is not None:
         by_class = np.ascontiguousarray(out.proba.T)
         probabilities = dict(zip(predictor.classes, by_class, strict=False))
-    return {
+    payload = {
         "model": predictor.name,
         "version": predictor.version,
         "n_rows": columns.n_rows,
@@ -293,6 +301,10 @@ def _predict_payload(
         "extra_columns": columns.extra_columns,
         "request_id": request_id,
     }
+    if out.scores is not None:
+        payload["scores"] = out.scores
+        payload["score_threshold"] = predictor.score_threshold
+    return payload
 
 
 def _add_routes(app: FastAPI, state: ServerState) -> None:
@@ -390,6 +402,12 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
         """Model name, version, schema, metrics, and how it is served."""
         return _json(_metadata(state))
 
+    # `loopml serve --workers N` sets $LOOPML_METRICS_DIR: each worker snapshots its
+    # metrics there every second, and /metrics adds up all the workers.
+    shared = MetricsDir.from_env(metrics)
+    if shared is not None:
+        app.router.lifespan_context = shared.lifespan(app.router.lifespan_context)
+
     @app.get(
         "/metrics",
         responses={
@@ -401,6 +419,8 @@ def _add_routes(app: FastAPI, state: ServerState) -> None:
     )
     async def prometheus() -> Response:
         """Request counts, latency histogram, errors, rows predicted (Prometheus text)."""
+        if shared is not None:
+            return Response(await run_in_threadpool(shared.render), media_type=CONTENT_TYPE)
         return Response(state.metrics.render(), media_type=CONTENT_TYPE)
 
     if state.runner is not None:
@@ -432,6 +452,7 @@ def _metadata(state: ServerState) -> dict[str, Any]:
         "target": bundle.schema.target,
         "classes": bundle.classes,
         "threshold": p.threshold,
+        "score_threshold": p.score_threshold,
         "schema": bundle.schema.to_dict(),
         "metrics": bundle.metrics,
         "model": {

@@ -2,9 +2,10 @@
 
 Counters, gauges and histograms with labels, kept in plain dicts. Updates happen on
 the server's event loop; values owned by other threads (the prediction logger, the
-job runner) are read through callbacks when ``/metrics`` is scraped. With
-``--workers N`` each worker process keeps its own counters, and a scrape sees the
-worker that answered it (the ``pid`` in ``/metadata`` tells which).
+job runner) are read through callbacks when ``/metrics`` is scraped.
+
+With ``loopml serve --workers N`` each worker still counts in its own dicts and
+:mod:`loopml.serve.metrics_dir` adds the workers up.
 
 Examples
 --------
@@ -19,8 +20,16 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
-__all__ = ["LATENCY_BUCKETS", "Counter", "Gauge", "Histogram", "Metrics"]
+__all__ = [
+    "GAUGE_MERGE",
+    "LATENCY_BUCKETS",
+    "Counter",
+    "Gauge",
+    "Histogram",
+    "Metrics",
+]
 
 #: Seconds; fine-grained below 10 ms where a fast model endpoint lives.
 LATENCY_BUCKETS = (
@@ -43,6 +52,19 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 Labels = tuple[str, ...]
+
+#: How a gauge merges across worker processes: ``livesum`` / ``livemax`` add up / take
+#: the largest value of the workers running now (a value such as a queue depth belongs
+#: to a live process); ``sum`` / ``max`` count exited workers too (for running totals
+#: exposed as gauges, which must not drop when a worker exits). The default is
+#: ``livesum``; this table sets it for the gauges that ``loopml.serve.app`` declares.
+GAUGE_MERGE = {
+    "loopml_model_info": "livemax",  # 1 per version served by any live worker
+    "loopml_prediction_log_entries": "sum",  # written/dropped/failed are totals;
+    # "queued" of a worker that stopped cleanly is 0 (its log was flushed)
+    "loopml_jobs_finished": "sum",
+}
+MERGE_MODES = ("sum", "livesum", "max", "livemax")
 
 
 def _escape(value: str) -> str:
@@ -80,6 +102,19 @@ class _Metric:
     def lines(self) -> list[str]:
         raise NotImplementedError
 
+    def snapshot(self) -> dict[str, Any]:
+        """The metric as JSON-ready data, for :class:`MetricsDir`."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "help": self.help,
+            "labelnames": list(self.labelnames),
+            "samples": self._samples(),
+        }
+
+    def _samples(self) -> list[Any]:
+        raise NotImplementedError
+
 
 class Counter(_Metric):
     """A value that only goes up (``inc``)."""
@@ -102,6 +137,11 @@ class Counter(_Metric):
             for k, v in sorted(self.values.items())
         ]
 
+    def _samples(self) -> list[Any]:
+        # dict.copy() runs without giving up the GIL: safe from the snapshot thread
+        # while the event loop increments, and the hot path takes no lock.
+        return [[_str_labels(k), v] for k, v in self.values.copy().items()]
+
 
 class Gauge(_Metric):
     """A value read when scraped: set directly, or computed by *callback*."""
@@ -114,22 +154,38 @@ class Gauge(_Metric):
         help_: str,
         labelnames: Sequence[str] = (),
         callback: Callable[[], Iterable[tuple[Labels, float]]] | None = None,
+        merge: str | None = None,
     ) -> None:
         super().__init__(name, help_, labelnames)
         self.values: dict[Labels, float] = {}
         self.callback = callback
+        self.merge = merge or GAUGE_MERGE.get(name, "livesum")
+        if self.merge not in MERGE_MODES:
+            raise ValueError(
+                f"The merge mode of gauge {name!r} must be one of {', '.join(MERGE_MODES)}; "
+                f"got {merge!r}."
+            )
 
     def set(self, value: float, labels: Labels = ()) -> None:
         self.values[labels] = float(value)
 
-    def lines(self) -> list[str]:
-        items = dict(self.values)
+    def _items(self) -> dict[Labels, float]:
+        items = self.values.copy()
         if self.callback is not None:
             items.update(self.callback())
+        return items
+
+    def lines(self) -> list[str]:
         return [
             f"{self.name}{_labels(self.labelnames, k)} {_number(v)}"
-            for k, v in sorted(items.items())
+            for k, v in sorted(self._items().items())
         ]
+
+    def snapshot(self) -> dict[str, Any]:
+        return {**super().snapshot(), "merge": self.merge}
+
+    def _samples(self) -> list[Any]:
+        return [[_str_labels(k), float(v)] for k, v in self._items().items()]
 
 
 class Histogram(_Metric):
@@ -173,6 +229,18 @@ class Histogram(_Metric):
             )
             out.append(f"{self.name}_count{_labels(self.labelnames, labels)} {running}")
         return out
+
+    def snapshot(self) -> dict[str, Any]:
+        return {**super().snapshot(), "buckets": list(self.buckets)}
+
+    def _samples(self) -> list[Any]:
+        # observe() adds the counts before the sum; a snapshot taken in between misses
+        # one observation's sum, never a key.
+        sums = self.sums.copy()
+        return [
+            [_str_labels(k), list(counts), sums.get(k, 0.0)]
+            for k, counts in self.counts.copy().items()
+        ]
 
 
 class Metrics:
@@ -234,10 +302,23 @@ class Metrics:
         self.batch_rows.observe(n_rows)
 
     def render(self) -> str:
-        lines: list[str] = []
-        for metric in self._metrics:
-            body = metric.lines()
-            if body or metric.kind != "histogram":
-                lines.extend(metric.header())
-                lines.extend(body)
-        return "\n".join(lines) + "\n"
+        return _render(self._metrics)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Every metric as JSON-ready data (callbacks read now)."""
+        return [metric.snapshot() for metric in self._metrics]
+
+
+def _render(metrics: Iterable[_Metric]) -> str:
+    lines: list[str] = []
+    for metric in metrics:
+        body = metric.lines()
+        if body or metric.kind != "histogram":
+            lines.extend(metric.header())
+            lines.extend(body)
+    return "\n".join(lines) + "\n"
+
+
+def _str_labels(labels: Labels) -> list[str]:
+    # Label values are rendered with str(); stored so, (1,) and ("1",) merge.
+    return [str(v) for v in labels]

@@ -205,6 +205,21 @@ def build_models(schema: Schema, name: str = "model") -> ServeModels:
             Field(default_factory=list, description="Fields the model does not use (ignored)."),
         ),
         request_id=(str, Field(description="Id of this request in the prediction log.")),
+        scores=(
+            list[float | None] | None,
+            Field(
+                None,
+                description="Anomaly models: each row's anomaly score (higher = more unusual); "
+                "absent otherwise.",
+            ),
+        ),
+        score_threshold=(
+            float | None,
+            Field(
+                None,
+                description="Anomaly models: rows scoring above it are predicted 1 (anomaly).",
+            ),
+        ),
     )
     path_request = create_model(
         "PathJobRequest",
@@ -241,7 +256,10 @@ def build_models(schema: Schema, name: str = "model") -> ServeModels:
         "Job",
         __doc__="An asynchronous prediction job.",
         id=(str, ...),
-        status=(str, Field(description="queued, running, succeeded or failed.")),
+        status=(
+            str,
+            Field(description="queued, running, cancelling, succeeded, failed or cancelled."),
+        ),
         model=(str, ...),
         version=(int | None, None),
         input=(str, Field(description="json, csv or path.")),
@@ -263,6 +281,7 @@ def build_models(schema: Schema, name: str = "model") -> ServeModels:
         target=(str | None, None),
         classes=(list[Any] | None, None),
         threshold=(float | None, None),
+        score_threshold=(float | None, None),
         schema_=(dict[str, Any], Field(alias="schema")),
         metrics=(dict[str, Any], ...),
         serving=(dict[str, Any], ...),
