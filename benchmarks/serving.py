@@ -320,6 +320,23 @@ def run_server(
             proc.wait()
 
 
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU seconds used so far by process *pid* and by its live children (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def own(p: int) -> float:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+    children = 0.0
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        children += sum(own(int(c)) for c in task.read_text().split())
+    return own(pid), children
+
+
 def logging_overhead(
     work: Path, ref: str, env: dict[str, str], args: argparse.Namespace
 ) -> dict[str, dict[str, float]]:
@@ -348,6 +365,8 @@ def logging_overhead(
             runs: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
             for _ in range(args.rounds):
                 for key in ("on", "off"):
+                    pid = procs[0 if key == "on" else 1].pid
+                    cpu0 = _cpu_seconds(pid)
                     res = subprocess.run(
                         [
                             PY,
@@ -368,16 +387,30 @@ def logging_overhead(
                         text=True,
                         timeout=args.round_s + 120,
                     )
-                    runs[key].append(json.loads(res.stdout))
+                    run = json.loads(res.stdout)
+                    cpu1 = _cpu_seconds(pid)
+                    # Per request measured: server (with its threads) and writer process.
+                    n = max(run["requests"], 1)
+                    run["server_cpu_us"] = (cpu1[0] - cpu0[0]) / n * 1e6
+                    run["writer_cpu_us"] = (cpu1[1] - cpu0[1]) / n * 1e6
+                    runs[key].append(run)
             for key in ("on", "off"):
                 out[f"{key}_{conc}"] = {
                     m: statistics.median(r[m] for r in runs[key])
-                    for m in ("rps", "p50_ms", "p99_ms")
+                    for m in (
+                        "rps",
+                        "p50_ms",
+                        "p99_ms",
+                        "mean_ms",
+                        "server_cpu_us",
+                        "writer_cpu_us",
+                    )
                 }
             on, off = out[f"on_{conc}"], out[f"off_{conc}"]
             print(
                 f"  logging on/off c={conc}: p50 {on['p50_ms']:.3f}/{off['p50_ms']:.3f} ms, "
-                f"{on['rps']:.0f}/{off['rps']:.0f} req/s",
+                f"{on['rps']:.0f}/{off['rps']:.0f} req/s, CPU per request "
+                f"{on['server_cpu_us']:.0f}+{on['writer_cpu_us']:.0f}/{off['server_cpu_us']:.0f} us",
                 flush=True,
             )
         return out
@@ -394,7 +427,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--no-write", action="store_true", help="Do not update BENCHMARKS.md.")
     parser.add_argument("--only", nargs="*", help="Run only these servers (by key).")
-    parser.add_argument("--rounds", type=int, default=5, help="Alternating log on/off rounds.")
+    parser.add_argument("--rounds", type=int, default=7, help="Alternating log on/off rounds.")
     parser.add_argument("--round-s", type=float, default=4.0, help="Seconds per round.")
     # internal: the load generator process
     parser.add_argument("--loadgen", action="store_true", help=argparse.SUPPRESS)
@@ -533,7 +566,10 @@ def render(
                 f"{args.rounds} alternating {args.round_s:g} s runs): p50 {on['p50_ms']:.3f} vs "
                 f"{off['p50_ms']:.3f} ms ({(on['p50_ms'] / off['p50_ms'] - 1) * 100:+.1f} %), "
                 f"throughput {on['rps']:.0f} vs {off['rps']:.0f} req/s "
-                f"({(on['rps'] / off['rps'] - 1) * 100:+.1f} %)."
+                f"({(on['rps'] / off['rps'] - 1) * 100:+.1f} %); CPU per request "
+                f"{on['server_cpu_us']:.0f} µs in the server + {on['writer_cpu_us']:.0f} µs in "
+                f"the log writer process vs {off['server_cpu_us']:.0f} µs "
+                f"({((on['server_cpu_us'] + on['writer_cpu_us']) / off['server_cpu_us'] - 1) * 100:+.1f} %)."
             )
     lines += NOTES
     lines += [

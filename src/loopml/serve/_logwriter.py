@@ -29,7 +29,15 @@ import orjson
 if TYPE_CHECKING:
     from loopml.store import Store
 
-__all__ = ["Packet", "output_records", "pack", "read_frame", "write_frame", "write_packets"]
+__all__ = [
+    "Entry",
+    "Packet",
+    "output_records",
+    "pack",
+    "read_frame",
+    "write_frame",
+    "write_packets",
+]
 
 log = logging.getLogger("loopml.serve")
 
@@ -57,23 +65,32 @@ class Packet:
     scores: Array | None = None
 
 
-def _key(e: Any) -> tuple[Any, ...]:
+#: One queued request, as :meth:`PredictionLogger.log` keeps it: ``(meta, inputs, names,
+#: predictions, proba, scores, classes)``. ``inputs`` is the request's feature matrix
+#: when every column is in it (``names`` are then its columns), else its ``Columns``
+#: (``names`` None). Only a few arrays stay alive per request, not the parsed batch.
+Entry = tuple[Meta, Any, "tuple[str, ...] | None", Array, "Array | None", "Array | None", list[str]]
+
+
+def _key(e: Entry) -> tuple[Any, ...]:
     """What entries must share to be packed together (compared, never hashed)."""
-    c, o = e.columns, e.output
-    whole = c.matrix is not None and len(c.matrix_names) == len(c.data)
+    _, inputs, names, predictions, proba, scores, classes = e
+    shape: Any = names
+    if names is None:
+        shape = (tuple(inputs.data), inputs.matrix_names if inputs.matrix is not None else None)
     return (
-        c.matrix_names if whole else (c.matrix is None, c.matrix_names, tuple(c.data)),
-        e.classes,
-        o.predictions.dtype,
-        None if o.proba is None else o.proba.shape[1],
-        o.scores is None,
+        shape,
+        classes,
+        predictions.dtype,
+        None if proba is None else proba.shape[1],
+        scores is None,
     )
 
 
-def pack(entries: Sequence[Any]) -> list[Packet]:
-    """Group consecutive *entries* (``logging._Entry``) into packets."""
+def pack(entries: Sequence[Entry]) -> list[Packet]:
+    """Group consecutive queued requests into packets."""
     packets: list[Packet] = []
-    run: list[Any] = []
+    run: list[Entry] = []
     last: Any = None
     for e in entries:
         key = _key(e)
@@ -91,26 +108,28 @@ def _cat(arrays: list[Array]) -> Array:
     return arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
 
 
-def _packet(run: list[Any]) -> Packet:
-    first = run[0].columns
-    matrix_names = first.matrix_names if first.matrix is not None else ()
-    in_matrix = set(matrix_names)
-    matrix = None if first.matrix is None else _cat([e.columns.matrix for e in run])
-    columns = {n: _cat([e.columns.data[n] for e in run]) for n in first.data if n not in in_matrix}
-    out = run[0].output
+def _packet(run: list[Entry]) -> Packet:
+    _, first, names, _, proba, scores, classes = run[0]
+    columns: dict[str, Array] = {}
+    if names is not None:
+        matrix: Array | None = _cat([e[1] for e in run])
+        matrix_names = names
+    else:
+        matrix_names = first.matrix_names if first.matrix is not None else ()
+        matrix = None if first.matrix is None else _cat([e[1].matrix for e in run])
+        in_matrix = set(matrix_names)
+        names = tuple(first.data)
+        columns = {n: _cat([e[1].data[n] for e in run]) for n in names if n not in in_matrix}
     return Packet(
-        meta=[
-            (e.name, int(e.version), e.at, float(e.latency_ms), e.columns.n_rows, e.request_id)
-            for e in run
-        ],
-        names=tuple(first.data),
+        meta=[e[0] for e in run],
+        names=names,
         matrix=matrix,
         matrix_names=matrix_names,
         columns=columns,
-        classes=list(run[0].classes),
-        predictions=_cat([e.output.predictions for e in run]),
-        proba=None if out.proba is None else _cat([e.output.proba for e in run]),
-        scores=None if out.scores is None else _cat([e.output.scores for e in run]),
+        classes=list(classes),
+        predictions=_cat([e[3] for e in run]),
+        proba=None if proba is None else _cat([e[4] for e in run if e[4] is not None]),
+        scores=None if scores is None else _cat([e[5] for e in run if e[5] is not None]),
     )
 
 
