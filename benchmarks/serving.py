@@ -527,8 +527,7 @@ def render(
         "single-row JSON requests over loopback (127.0.0.1), one uvicorn worker per server, "
         f"server pinned to the same 2 cores, the same load generator (asyncio, raw HTTP/1.1 "
         f"keep-alive) in its own process, {args.duration:g} s per run after {args.warmup:g} s "
-        "warm-up. The machine is shared and was loaded by other work during the run: "
-        "compare ratios.",
+        "warm-up. The machine is shared: compare ratios.",
         "",
         "| server | concurrency | req/s | p50 ms | p90 ms | p99 ms | errors |",
         "|---|---:|---:|---:|---:|---:|---:|",
