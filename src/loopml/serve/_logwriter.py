@@ -289,7 +289,13 @@ def main() -> None:
     Each frame after the first is a list of packets, answered by ``(written,
     failed)``. The process ends when its stdin closes (the server stopped or died).
     """
+    import signal
+
     logging.basicConfig(format="%(levelname)s: loopml prediction log: %(message)s")
+    # Ctrl-C and a stop signal sent to the whole process group are the server's to
+    # handle: the writer ends when the server closes the pipe, after the last batch.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     _lower_priority()
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write to the answer pipe

@@ -189,7 +189,8 @@ def _setup_helpers(state: ServerState) -> None:
             from loopml.serve.logging import PredictionLogger
 
             state.logger = PredictionLogger(state.store, max_queue=config.log_queue)
-            state.log_note = "on (asynchronous, batched)"
+            where = "a writer process" if state.logger.process else "a thread"
+            state.log_note = f"on (asynchronous, batched, written by {where})"
     if config.jobs:
         from loopml.serve.jobs import JobRunner
         from loopml.serve.jobstore import JobStore
