@@ -14,319 +14,35 @@ Missing values are ``null`` (or an empty CSV cell). Numeric and boolean columns
 become float64 arrays (NaN when missing); the others become object arrays of
 strings with ``numpy.nan`` when missing, the representation the training pipeline
 imputes.
+
+The pieces live beside it: the batch (:mod:`~loopml.serve.columns`), the errors
+(:mod:`~loopml.serve.input_errors`) and the column converters
+(:mod:`loopml.serve._coerce`); their public names are importable from here too.
 """
 
 from __future__ import annotations
 
-import math
 import operator
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from itertools import chain, repeat
+from collections.abc import Iterator, Sequence
+from itertools import chain
 from typing import Any
 
 import numpy as np
 import orjson
 
 from loopml.data.schema import Role, Schema
+from loopml.serve._coerce import CONVERTERS, FLOAT_MAX, NUMBER_OK, numeric_text
+from loopml.serve.columns import Columns
+from loopml.serve.input_errors import MAX_ERRORS as MAX_ERRORS
+from loopml.serve.input_errors import Collector, InputError, Loc, error, json_invalid
 
 __all__ = ["Columns", "InputError", "InputParser", "error"]
 
-#: Errors listed in one response at most; the rest are summarised in a last entry.
-MAX_ERRORS = 100
-_NONE_TYPE = type(None)
-_STR_OK = frozenset({str, _NONE_TYPE})
-_NUMBER_OK = frozenset({int, float, _NONE_TYPE})
-_SCALARS = (bool, int, float)
-_BAD = -1.0
-_TRUE = ("true", "yes", "y", "t", "1", "1.0")
-_FALSE = ("false", "no", "n", "f", "0", "0.0")
-_BOOL_MAP: dict[Any, float] = {
-    True: 1.0,
-    False: 0.0,
-    None: math.nan,
-    **dict.fromkeys(_TRUE, 1.0),
-    **dict.fromkeys(_FALSE, 0.0),
-}
-Loc = tuple[str | int, ...]
-
-
-#: Largest finite float64. The spec publishes it as an *exclusive* bound: a JSON number
-#: past it can round to it when read, so the bound itself is refused too.
-_FLOAT_MAX = 1.7976931348623157e308
-
-
-def error(loc: Sequence[str | int], type_: str, msg: str, value: Any = None) -> dict[str, Any]:
-    """One entry of a FastAPI-style 422 ``detail`` list."""
-    out: dict[str, Any] = {"type": type_, "loc": list(loc), "msg": msg}
-    if value is not None:
-        out["input"] = _short(value)
-    return out
-
-
-def _short(value: Any) -> Any:
-    """The offending value, shortened so an error never echoes a huge payload back."""
-    if isinstance(value, str) and len(value) > 200:
-        return value[:200] + "..."
-    if isinstance(value, dict | list):
-        text = orjson.dumps(value, default=str).decode()
-        return value if len(text) <= 200 else text[:200] + "..."
-    return value
-
-
-class InputError(Exception):
-    """The request cannot be used; ``errors`` is FastAPI's ``detail`` list."""
-
-    def __init__(self, errors: list[dict[str, Any]], status_code: int = 422) -> None:
-        super().__init__("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors))
-        self.errors = errors
-        self.status_code = status_code
-        #: The main kind of problem, for metrics (``missing``, ``json_invalid``...).
-        self.kind = errors[0]["type"] if errors else "invalid"
-
-
-@dataclass
-class Columns:
-    """A validated batch: one array per feature column, in schema order."""
-
-    data: dict[str, np.ndarray[Any, Any]]
-    n_rows: int
-    extra_columns: list[str] = field(default_factory=list)
-    unseen_categories: dict[str, int] = field(default_factory=dict)
-    #: The numeric columns as one (n_rows, k) float64 matrix when they were read as one,
-    #: with their names; ``data`` then holds views of its columns.
-    matrix: np.ndarray[Any, Any] | None = None
-    matrix_names: tuple[str, ...] = ()
-
-    @staticmethod
-    def concat(parts: Sequence[Columns]) -> Columns:
-        """One batch made of *parts*, in order (for micro-batching)."""
-        if len(parts) == 1:
-            return parts[0]
-        first = parts[0]
-        if first.matrix is not None and all(
-            p.matrix is not None and p.matrix_names == first.matrix_names for p in parts
-        ):
-            matrix = np.concatenate([p.matrix for p in parts if p.matrix is not None])
-            data = {n: matrix[:, j] for j, n in enumerate(first.matrix_names)}
-            for n in first.data:
-                if n not in data:
-                    data[n] = np.concatenate([p.data[n] for p in parts])
-            data = {n: data[n] for n in first.data}
-            return Columns(data, matrix.shape[0], matrix=matrix, matrix_names=first.matrix_names)
-        data = {n: np.concatenate([p.data[n] for p in parts]) for n in first.data}
-        return Columns(data, sum(p.n_rows for p in parts))
-
-    def records(self) -> list[dict[str, Any]]:
-        """The rows as JSON-ready dicts (missing values as None); for logs, not the hot path."""
-        names = list(self.data)
-        lists = [_json_list(self.data[n]) for n in names]
-        return [dict(zip(names, values, strict=True)) for values in zip(*lists, strict=True)]
-
-
-def _json_list(arr: np.ndarray[Any, Any]) -> list[Any]:
-    if arr.dtype.kind == "f":
-        values: list[Any] = arr.tolist()
-        if np.isnan(arr).any():
-            return [None if v != v else v for v in values]
-        return values
-    return [None if isinstance(v, float) and v != v else v for v in arr.tolist()]
-
-
-class _Collector:
-    """Gathers errors up to :data:`MAX_ERRORS`, counting the rest."""
-
-    def __init__(self) -> None:
-        self.errors: list[dict[str, Any]] = []
-        self.dropped = 0
-
-    def add(self, loc: Loc, type_: str, msg: str, value: Any = None) -> None:
-        if len(self.errors) < MAX_ERRORS:
-            self.errors.append(error(loc, type_, msg, value))
-        else:
-            self.dropped += 1
-
-    def raise_if_any(self) -> None:
-        if not self.errors:
-            return
-        if self.dropped:
-            self.errors.append(
-                error(
-                    ["body"],
-                    "too_many_errors",
-                    f"{self.dropped} more error(s) not listed; fix the ones above first.",
-                )
-            )
-        raise InputError(self.errors)
-
-
-# -- column converters: (values) -> (array, [(row, type, msg, value)]) ------------------
-
-Problem = tuple[int, str, str, Any]
-Converter = Callable[[Sequence[Any]], tuple[np.ndarray[Any, Any], list[Problem]]]
-
-
-def _numeric(values: Sequence[Any]) -> tuple[np.ndarray[Any, Any], list[Problem]]:
-    """JSON numbers (and null); a string or boolean is refused, as the spec says."""
-    if not set(map(type, values)) <= _NUMBER_OK:
-        return _numeric_slow(values, strict=True)
-    return _numeric_text(values)
-
-
-def _numeric_text(values: Sequence[Any]) -> tuple[np.ndarray[Any, Any], list[Problem]]:
-    """Numbers, or text that reads as a number (CSV cells)."""
-    n = len(values)
-    try:
-        arr = np.array(values, dtype=np.float64)
-    except (TypeError, ValueError, OverflowError):
-        arr = None
-    if arr is None or arr.shape != (n,):
-        return _numeric_slow(values)
-    with np.errstate(invalid="ignore"):
-        bad = ~(np.abs(arr) < _FLOAT_MAX)
-    if not bad.any():
-        return arr, []
-    problems = [
-        (i, "finite_number", "Input should be a finite number", values[i])
-        for i in np.flatnonzero(bad).tolist()
-        if values[i] is not None
-    ]
-    return arr, problems
-
-
-def _numeric_slow(
-    values: Sequence[Any], strict: bool = False
-) -> tuple[np.ndarray[Any, Any], list[Problem]]:
-    out = np.full(len(values), np.nan)
-    problems: list[Problem] = []
-    for i, v in enumerate(values):
-        if v is None:
-            continue
-        if strict and (isinstance(v, bool) or not isinstance(v, int | float)):
-            problems.append((i, "float_type", "Input should be a valid number", v))
-        elif isinstance(v, _SCALARS) or isinstance(v, str):
-            try:
-                f = float(v)
-            except (ValueError, OverflowError):
-                problems.append(
-                    (
-                        i,
-                        "float_parsing",
-                        "Input should be a valid number, unable to parse string as a number",
-                        v,
-                    )
-                )
-                continue
-            if abs(f) < _FLOAT_MAX:
-                out[i] = f
-            else:
-                problems.append((i, "finite_number", "Input should be a finite number", v))
-        else:
-            problems.append((i, "float_type", "Input should be a valid number", v))
-    return out, problems
-
-
-def _boolean(values: Sequence[Any]) -> tuple[np.ndarray[Any, Any], list[Problem]]:
-    n = len(values)
-    try:
-        arr = np.fromiter(map(_BOOL_MAP.get, values, repeat(_BAD)), np.float64, n)
-    except TypeError:  # an unhashable value (list, object)
-        arr = np.array([_BOOL_MAP.get(v, _BAD) if _hashable(v) else _BAD for v in values])
-    problems: list[Problem] = []
-    for i in np.flatnonzero(arr == _BAD).tolist():
-        v = values[i]
-        if isinstance(v, str) and v.strip().lower() in _BOOL_MAP:
-            arr[i] = _BOOL_MAP[v.strip().lower()]
-        elif isinstance(v, str | int | float):
-            problems.append(
-                (i, "bool_parsing", "Input should be a valid boolean, unable to interpret input", v)
-            )
-        else:
-            problems.append((i, "bool_type", "Input should be a valid boolean", v))
-    return arr, problems
-
-
-def _is_none(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Elementwise ``is None`` of an object array (a C loop, no Python per element)."""
-    none: Any = None
-    return np.asarray(np.equal(arr, none), dtype=bool)
-
-
-def _hashable(v: Any) -> bool:
-    try:
-        hash(v)
-    except TypeError:
-        return False
-    return True
-
-
-def _strings(values: Sequence[Any]) -> tuple[np.ndarray[Any, Any], list[Problem]]:
-    arr = np.empty(len(values), dtype=object)
-    problems: list[Problem] = []
-    types = set(map(type, values))
-    if types <= _STR_OK:
-        arr[:] = values
-    else:
-        converted: list[Any] = []
-        for i, v in enumerate(values):
-            if v is None or isinstance(v, str):
-                converted.append(v)
-            elif isinstance(v, _SCALARS):
-                # Training saw categories as text: 3 and "3" are the same category.
-                converted.append(str(v))
-            else:
-                converted.append(None)
-                problems.append((i, "string_type", "Input should be a valid string", v))
-        arr[:] = converted
-    if _NONE_TYPE in types:
-        arr[_is_none(arr)] = np.nan
-    return arr, problems
-
-
-def _datetimes(values: Sequence[Any]) -> tuple[np.ndarray[Any, Any], list[Problem]]:
-    import warnings
-
-    import pandas as pd
-
-    arr = np.empty(len(values), dtype=object)
-    problems: list[Problem] = []
-    if set(map(type, values)) <= _STR_OK:
-        arr[:] = values
-    else:
-        converted = []
-        for i, v in enumerate(values):
-            if v is None or isinstance(v, str):
-                converted.append(v)
-            else:
-                converted.append(None)
-                problems.append((i, "string_type", "Input should be a valid datetime string", v))
-        arr[:] = converted
-    present = ~_is_none(arr)
-    arr[~present] = np.nan
-    if present.any():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            parsed = pd.to_datetime(pd.Series(arr[present]), errors="coerce", format="mixed")
-        for i in np.flatnonzero(present)[parsed.isna().to_numpy()].tolist():
-            if isinstance(values[i], str):
-                problems.append(
-                    (
-                        i,
-                        "datetime_parsing",
-                        "Input should be a valid datetime, unable to parse the string",
-                        values[i],
-                    )
-                )
-    return arr, problems
-
-
-_CONVERTERS: dict[Role, Converter] = {
-    Role.NUMERIC: _numeric,
-    Role.BOOLEAN: _boolean,
-    Role.CATEGORICAL: _strings,
-    Role.TEXT: _strings,
-    Role.DATETIME: _datetimes,
-}
+_BODY_HELP = (
+    "Send a JSON object with 'rows' (a list of objects, one per row) or 'columns' "
+    "(an object mapping each column to a list of values), or a CSV body with "
+    "Content-Type: text/csv."
+)
 
 
 class InputParser:
@@ -354,9 +70,9 @@ class InputParser:
         self.features = schema.features
         self.names = [c.name for c in self.features]
         self._getter = operator.itemgetter(*self.names) if self.names else None
-        self._converters = [_CONVERTERS[c.role] for c in self.features]
+        self._converters = [CONVERTERS[c.role] for c in self.features]
         self._text_converters = [
-            _numeric_text if c.role == Role.NUMERIC else _CONVERTERS[c.role] for c in self.features
+            numeric_text if c.role == Role.NUMERIC else CONVERTERS[c.role] for c in self.features
         ]
         self._numeric = tuple(c.name for c in self.features if c.role == Role.NUMERIC)
         self._numeric_getter = operator.itemgetter(*self._numeric) if self._numeric else None
@@ -380,30 +96,20 @@ class InputParser:
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            raise InputError(
-                [
-                    {
-                        "type": "json_invalid",
-                        "loc": ["body", int(getattr(exc, "pos", 0) or 0)],
-                        "msg": "JSON decode error",
-                        "input": {},
-                        "ctx": {"error": str(exc).split(":", 1)[0]},
-                    }
-                ]
-            ) from None
+            raise json_invalid(exc) from None
         return self.parse_payload(payload)
 
     def parse_payload(self, payload: Any) -> Columns:
         """Validate an already-decoded JSON payload."""
         if not isinstance(payload, dict):
-            raise InputError(
-                [error(["body"], "model_attributes_type", _BODY_HELP, _type_name(payload))]
+            raise InputError.at(
+                ["body"], "model_attributes_type", _BODY_HELP, type(payload).__name__
             )
         if "rows" in payload:
             return self.from_rows(payload["rows"], ("body", "rows"))
         if "columns" in payload:
             return self.from_columns(payload["columns"], ("body", "columns"))
-        raise InputError([error(["body", "rows"], "missing", "Field required. " + _BODY_HELP)])
+        raise InputError.at(["body", "rows"], "missing", "Field required. " + _BODY_HELP)
 
     def parse_csv(self, body: bytes) -> Columns:
         """Parse a CSV body with a header row; empty cells are missing values."""
@@ -414,8 +120,8 @@ class InputParser:
         try:
             text = body.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise InputError(
-                [error(["body"], "csv_invalid", f"The CSV body is not UTF-8 text ({exc.reason}).")]
+            raise InputError.at(
+                ["body"], "csv_invalid", f"The CSV body is not UTF-8 text ({exc.reason})."
             ) from None
         try:
             df = pd.read_csv(
@@ -425,16 +131,16 @@ class InputParser:
                 na_values=["", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"],
             )
         except (ValueError, pd.errors.ParserError) as exc:
-            raise InputError(
-                [error(["body"], "csv_invalid", f"The CSV body cannot be parsed: {exc}".strip())]
+            raise InputError.at(
+                ["body"], "csv_invalid", f"The CSV body cannot be parsed: {exc}".strip()
             ) from None
         columns = {
             str(c): [None if isinstance(v, float) else v for v in df[c].tolist()]
             for c in df.columns
         }
         if not columns or len(df) == 0:
-            raise InputError(
-                [error(["body"], "too_short", "The CSV body needs a header row and data rows.")]
+            raise InputError.at(
+                ["body"], "too_short", "The CSV body needs a header row and data rows."
             )
         # Report problems by row, as for JSON rows.
         return self._from_column_lists(columns, len(df), ("body", "rows"), by_row=True, text=True)
@@ -444,14 +150,10 @@ class InputParser:
     def from_rows(self, rows: Any, loc: Loc) -> Columns:
         """Validate a list of row objects."""
         if not isinstance(rows, list):
-            raise InputError([error(loc, "list_type", "Input should be a valid list", rows)])
+            raise InputError.at(loc, "list_type", "Input should be a valid list", rows)
         if not rows:
-            raise InputError(
-                [
-                    error(
-                        loc, "too_short", "List should have at least 1 item after validation, not 0"
-                    )
-                ]
+            raise InputError.at(
+                loc, "too_short", "List should have at least 1 item after validation, not 0"
             )
         getter = self._getter
         n = len(rows)
@@ -494,7 +196,7 @@ class InputParser:
         assert getter is not None
         source = picked if k == len(self.names) else list(map(getter, rows))
         flat = chain.from_iterable(source) if k > 1 else source
-        if not set(map(type, flat)) <= _NUMBER_OK:
+        if not set(map(type, flat)) <= NUMBER_OK:
             return None  # strings or booleans: refused column by column
         try:
             matrix = np.array(source, dtype=np.float64)
@@ -502,17 +204,15 @@ class InputParser:
             return None
         if k == 1:
             matrix = matrix.reshape(-1, 1) if matrix.ndim == 1 else matrix
-        if matrix.shape != (n, k) or not (np.abs(matrix) < _FLOAT_MAX).all():
+        if matrix.shape != (n, k) or not (np.abs(matrix) < FLOAT_MAX).all():
             return None  # missing or bad values: checked column by column
         return matrix
 
     def from_columns(self, columns: Any, loc: Loc) -> Columns:
         """Validate a columnar payload ``{name: [values...]}``."""
         if not isinstance(columns, dict):
-            raise InputError(
-                [error(loc, "dict_type", "Input should be a valid dictionary", columns)]
-            )
-        bad = _Collector()
+            raise InputError.at(loc, "dict_type", "Input should be a valid dictionary", columns)
+        bad = Collector()
         lengths = {}
         for name in self.names:
             if name not in columns:
@@ -533,9 +233,7 @@ class InputParser:
                 )
         bad.raise_if_any()
         if n == 0 and self.names:
-            raise InputError(
-                [error(loc, "too_short", "Columns should have at least 1 value, not 0")]
-            )
+            raise InputError.at(loc, "too_short", "Columns should have at least 1 value, not 0")
         return self._from_column_lists(columns, n, loc, by_row=False)
 
     def _from_column_lists(
@@ -573,7 +271,7 @@ class InputParser:
         if matrix is not None:
             for j, name in enumerate(self._numeric):
                 data[name] = matrix[:, j]
-        bad = _Collector()
+        bad = Collector()
         converters = self._text_converters if text else self._converters
         for (name, values), convert in zip(columns.items(), converters, strict=True):
             if name in data:
@@ -598,7 +296,7 @@ class InputParser:
         return out
 
     def _raise_row_structure(self, rows: list[Any], loc: Loc) -> None:
-        bad = _Collector()
+        bad = Collector()
         for i, row in enumerate(rows):
             if not isinstance(row, dict):
                 bad.add((*loc, i), "model_type", "Input should be a valid dictionary", row)
@@ -607,21 +305,10 @@ class InputParser:
                 if name not in row:
                     bad.add((*loc, i, name), "missing", "Field required")
         bad.raise_if_any()
-        raise InputError([error(loc, "invalid", "The rows could not be read.")])
+        raise InputError.at(loc, "invalid", "The rows could not be read.")
 
     def to_frame(self, columns: Columns) -> Any:
         """The batch as the DataFrame the training pipeline expects."""
         import pandas as pd
 
         return pd.DataFrame(columns.data, index=pd.RangeIndex(columns.n_rows), copy=False)
-
-
-def _type_name(value: Any) -> str:
-    return type(value).__name__
-
-
-_BODY_HELP = (
-    "Send a JSON object with 'rows' (a list of objects, one per row) or 'columns' "
-    "(an object mapping each column to a list of values), or a CSV body with "
-    "Content-Type: text/csv."
-)

@@ -13,15 +13,13 @@ partial output is removed) or deletes a finished one; finished jobs older than t
 retention are deleted at start and every hour (:meth:`JobRunner.sweep`). Deleting
 removes the record and the job's folder (its upload and default output); an output
 the client placed elsewhere (``{"path": ..., "output": ...}``) is the client's file
-and is left alone, as is a ``path`` job's input.
+and is left alone, as is a ``path`` job's input (see :mod:`loopml.serve.jobcleanup`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
-import shutil
 import socket
 import threading
 import time
@@ -31,7 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loopml.exceptions import LoopmlError
-from loopml.serve.inputs import InputError
+from loopml.serve.input_errors import InputError, describe
+from loopml.serve.jobcleanup import delete_expired, remove_job_files, remove_partials
 from loopml.serve.jobstore import FINISHED, JobRecord, JobStore
 
 if TYPE_CHECKING:
@@ -43,10 +42,6 @@ log = logging.getLogger("loopml.serve")
 
 #: A function giving the predictor of ``(model name, version)``.
 Resolver = Callable[[str, "int | None"], "Predictor"]
-
-
-_DAY = 86_400.0
-_JOB_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class _Interrupted(Exception):
@@ -202,7 +197,7 @@ class JobRunner:
         for job_id in found:
             record = self.jobstore.get(job_id)
             if record is not None and record.status == "cancelled":
-                self._remove_partials(record)
+                remove_partials(self.jobs_dir, record)
         return found
 
     def job_dir(self, job_id: str) -> Path:
@@ -257,7 +252,7 @@ class JobRunner:
                 deleted = self.jobstore.delete(job_id)
                 if deleted is None:
                     continue  # deleted by another request meanwhile
-                self._remove_files(deleted)
+                remove_job_files(self.jobs_dir, deleted)
                 log.info("job %s deleted", job_id)
                 return "deleted", deleted
             changed = self.jobstore.cancel(job_id)
@@ -273,28 +268,7 @@ class JobRunner:
     def sweep(self) -> list[str]:
         """Delete the finished jobs older than the retention; the ids deleted."""
         self._next_sweep = time.monotonic() + self.sweep_interval
-        if self.retention_days <= 0:
-            return []
-        cutoff = time.time() - self.retention_days * _DAY
-        removed: list[str] = []
-        while True:
-            batch = self.jobstore.expired(cutoff, limit=500)
-            self.jobstore.delete_finished([r.id for r in batch])
-            for record in batch:
-                self._remove_files(record)
-            removed += [r.id for r in batch]
-            if len(batch) < 500:
-                break
-        # Folders whose record is gone (deleted while their files could not be).
-        if self.jobs_dir.is_dir():
-            old = [
-                p.name
-                for p in self.jobs_dir.iterdir()
-                if _JOB_ID.fullmatch(p.name) and p.stat().st_mtime < cutoff
-            ]
-            for name in set(old) - self.jobstore.known(old):
-                shutil.rmtree(self.jobs_dir / name, ignore_errors=True)
-        return removed
+        return delete_expired(self.jobstore, self.jobs_dir, self.retention_days)
 
     def _sweep_logged(self) -> None:
         try:
@@ -308,23 +282,6 @@ class JobRunner:
                 len(removed),
                 self.retention_days,
             )
-
-    def _folder(self, record: JobRecord) -> Path | None:
-        """The job's own folder, if it has one (never a path a client chose)."""
-        return self.job_dir(record.id) if _JOB_ID.fullmatch(record.id) else None
-
-    def _remove_files(self, record: JobRecord) -> None:
-        folder = self._folder(record)
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
-
-    def _remove_partials(self, record: JobRecord) -> None:
-        """Temporary output a server that died while writing it left in the job folder."""
-        folder = self._folder(record)
-        output = Path(record.output_path)
-        if folder is not None and output.parent == folder:
-            for tmp in folder.glob(f".{output.name}.*.tmp"):
-                tmp.unlink(missing_ok=True)
 
     # -- one job --------------------------------------------------------------------
 
@@ -342,7 +299,7 @@ class JobRunner:
         except _Cancelled:
             self._stopped(job)
         except InputError as exc:
-            self._fail(job, "The job's rows are not valid: " + _input_errors(exc))
+            self._fail(job, "The job's rows are not valid: " + describe(exc.errors, limit=10))
         except LoopmlError as exc:
             self._fail(job, str(exc))
         except Exception as exc:
@@ -434,9 +391,3 @@ class JobRunner:
             "model": summary.model,
         }
         return result, summary.rows
-
-
-def _input_errors(exc: InputError, limit: int = 10) -> str:
-    shown = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors[:limit]]
-    more = len(exc.errors) - limit
-    return "; ".join(shown) + (f"; and {more} more" if more > 0 else "")

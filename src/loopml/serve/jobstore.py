@@ -1,11 +1,10 @@
 """Asynchronous inference jobs, persisted in the store's database.
 
-One table, ``loopml_serve_jobs``, with its own SQLAlchemy ``MetaData`` so that it
-is created on demand next to the store's tables without changing the store's
-schema. A job moves ``queued → running → succeeded | failed``; a server that stops
-puts its running jobs back to ``queued``, and one that dies leaves them to be
-recovered by the next server (its heartbeat goes stale, or its process is gone).
-Claiming a job is one conditional ``UPDATE``, so several workers never run the
+The jobs are rows of one table (:mod:`loopml.serve.jobrecord`), created on demand
+next to the store's tables. A job moves ``queued → running → succeeded | failed``; a
+server that stops puts its running jobs back to ``queued``, and one that dies leaves
+them to be recovered by the next server (its heartbeat goes stale, or its process is
+gone). Claiming a job is one conditional ``UPDATE``, so several workers never run the
 same job.
 
 Cancelling is recorded here too, so that it holds across processes and restarts: a
@@ -21,27 +20,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    JSON,
-    Column,
-    Connection,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    and_,
-    delete,
-    func,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, Connection, Select, and_, delete, func, select, update
 
+from loopml.serve.jobrecord import FINISHED as FINISHED
+from loopml.serve.jobrecord import JOB_STATUSES as JOB_STATUSES
+from loopml.serve.jobrecord import JobRecord as JobRecord
+from loopml.serve.jobrecord import jobs_table as jobs_table
+from loopml.serve.jobrecord import metadata as metadata
+from loopml.serve.jobrecord import record_from_row
 from loopml.store._engine import WRITE_OPTION
 
 if TYPE_CHECKING:
@@ -49,99 +37,10 @@ if TYPE_CHECKING:
 
 __all__ = ["FINISHED", "JOB_STATUSES", "JobRecord", "JobStore"]
 
-JOB_STATUSES = ("queued", "running", "cancelling", "succeeded", "failed", "cancelled")
-#: Final statuses: nothing runs such a job any more, so it may be deleted.
-FINISHED = ("succeeded", "failed", "cancelled")
 
-metadata = MetaData()
-jobs_table = Table(
-    "loopml_serve_jobs",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("model", String(255), nullable=False),
-    Column("version", Integer, nullable=True),
-    Column("status", String(16), nullable=False, index=True),
-    Column("input_kind", String(16), nullable=False),
-    Column("input_path", Text, nullable=False),
-    Column("output_path", Text, nullable=False),
-    Column("options", JSON, nullable=False),
-    Column("rows_done", Integer, nullable=False, default=0),
-    Column("rows_total", Integer, nullable=True),
-    Column("error", Text, nullable=True),
-    Column("result", JSON, nullable=True),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("owner", String(255), nullable=True),
-    Column("created_at", Float, nullable=False),
-    Column("started_at", Float, nullable=True),
-    Column("finished_at", Float, nullable=True),
-    Column("heartbeat_at", Float, nullable=True),
-)
-
-
-def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    """One asynchronous prediction job as stored."""
-
-    id: str
-    model: str
-    version: int | None
-    status: str
-    input_kind: str
-    input_path: str
-    output_path: str
-    options: dict[str, Any] = field(default_factory=dict)
-    rows_done: int = 0
-    rows_total: int | None = None
-    error: str | None = None
-    result: dict[str, Any] | None = None
-    attempts: int = 0
-    owner: str | None = None
-    created_at: float = 0.0
-    started_at: float | None = None
-    finished_at: float | None = None
-    heartbeat_at: float | None = None
-
-    def to_api(self) -> dict[str, Any]:
-        """The job as ``GET /jobs/{id}`` shows it."""
-        fraction = None
-        if self.status == "succeeded":
-            fraction = 1.0
-        elif self.rows_total:
-            fraction = round(min(self.rows_done / self.rows_total, 1.0), 4)
-        result = None
-        if self.result is not None:
-            result = {**self.result, "url": f"/jobs/{self.id}/result"}
-        return {
-            "id": self.id,
-            "status": self.status,
-            "model": self.model,
-            "version": self.version,
-            "input": self.input_kind,
-            "progress": {
-                "rows_done": self.rows_done,
-                "rows_total": self.rows_total,
-                "fraction": fraction,
-            },
-            "result": result,
-            "error": self.error,
-            "attempts": self.attempts,
-            "created_at": _iso(self.created_at),
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
-        }
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _record(row: Any) -> JobRecord:
-    data = dict(row._mapping)
-    data["options"] = dict(data.get("options") or {})
-    return JobRecord(**data)
+def _set(conn: Connection, *where: ColumnElement[bool], **values: Any) -> int:
+    """Set *values* on the jobs that match every condition; how many did."""
+    return int(conn.execute(update(jobs_table).where(and_(*where)).values(**values)).rowcount)
 
 
 class JobStore:
@@ -163,6 +62,22 @@ class JobStore:
                 conn = conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 yield conn
+
+    def _update(self, *where: ColumnElement[bool], **values: Any) -> int:
+        """Set *values* on the jobs that match every condition, in a transaction of its own."""
+        with self._tx(write=True) as conn:
+            return _set(conn, *where, **values)
+
+    def _delete_finished(self, *where: ColumnElement[bool]) -> int:
+        """Delete the finished jobs that match every condition; how many there were."""
+        c = jobs_table.c
+        with self._tx(write=True) as conn:
+            done = conn.execute(delete(jobs_table).where(and_(*where, c.status.in_(FINISHED))))
+        return int(done.rowcount)
+
+    def _records(self, query: Select[Any]) -> list[JobRecord]:
+        with self._tx() as conn:
+            return [record_from_row(r) for r in conn.execute(query)]
 
     @staticmethod
     def new_id() -> str:
@@ -203,14 +118,13 @@ class JobStore:
     def get(self, job_id: str) -> JobRecord | None:
         with self._tx() as conn:
             row = conn.execute(select(jobs_table).where(jobs_table.c.id == job_id)).first()
-        return None if row is None else _record(row)
+        return None if row is None else record_from_row(row)
 
     def recent(self, limit: int = 50, status: str | None = None) -> list[JobRecord]:
         query = select(jobs_table).order_by(jobs_table.c.created_at.desc()).limit(limit)
         if status is not None:
             query = query.where(jobs_table.c.status == status)
-        with self._tx() as conn:
-            return [_record(r) for r in conn.execute(query)]
+        return self._records(query)
 
     def counts(self) -> dict[str, int]:
         query = select(jobs_table.c.status, func.count()).group_by(jobs_table.c.status)
@@ -230,37 +144,25 @@ class JobStore:
             if row is None:
                 return None
             now = time.time()
-            with self._tx(write=True) as conn:
-                done = conn.execute(
-                    update(jobs_table)
-                    .where(and_(jobs_table.c.id == row.id, jobs_table.c.status == "queued"))
-                    .values(
-                        status="running",
-                        owner=owner,
-                        started_at=now,
-                        heartbeat_at=now,
-                        attempts=jobs_table.c.attempts + 1,
-                        rows_done=0,
-                    )
-                )
-            if done.rowcount == 1:
+            c = jobs_table.c
+            done = self._update(
+                c.id == row.id,
+                c.status == "queued",
+                status="running",
+                owner=owner,
+                started_at=now,
+                heartbeat_at=now,
+                attempts=c.attempts + 1,
+                rows_done=0,
+            )
+            if done == 1:
                 return self.get(row.id)
         return None  # others keep taking the jobs first; try again on the next poll
 
     def _owned(self, job_id: str, owner: str, values: dict[str, Any]) -> bool:
-        with self._tx(write=True) as conn:
-            done = conn.execute(
-                update(jobs_table)
-                .where(
-                    and_(
-                        jobs_table.c.id == job_id,
-                        jobs_table.c.owner == owner,
-                        jobs_table.c.status == "running",
-                    )
-                )
-                .values(**values)
-            )
-        return bool(done.rowcount == 1)
+        """Set *values* on the job if *owner* still runs it; whether it did."""
+        c = jobs_table.c
+        return self._update(c.id == job_id, c.owner == owner, c.status == "running", **values) == 1
 
     def progress(
         self, job_id: str, owner: str, rows_done: int, rows_total: int | None = None
@@ -271,17 +173,10 @@ class JobStore:
         return self._owned(job_id, owner, values)
 
     def heartbeat(self, owner: str) -> None:
-        with self._tx(write=True) as conn:
-            conn.execute(
-                update(jobs_table)
-                .where(
-                    and_(
-                        jobs_table.c.owner == owner,
-                        jobs_table.c.status.in_(("running", "cancelling")),
-                    )
-                )
-                .values(heartbeat_at=time.time())
-            )
+        c = jobs_table.c
+        self._update(
+            c.owner == owner, c.status.in_(("running", "cancelling")), heartbeat_at=time.time()
+        )
 
     def finish(self, job_id: str, owner: str, result: dict[str, Any], rows: int) -> bool:
         return self._owned(
@@ -325,29 +220,30 @@ class JobStore:
         c = jobs_table.c
         with self._tx(write=True) as conn:
             # One transaction: a job claimed meanwhile is caught by the second update.
-            done = conn.execute(
-                update(jobs_table)
-                .where(and_(c.id == job_id, c.status == "queued"))
-                .values(status="cancelled", owner=None, finished_at=time.time())
-            ).rowcount
+            done = _set(
+                conn,
+                c.id == job_id,
+                c.status == "queued",
+                status="cancelled",
+                owner=None,
+                finished_at=time.time(),
+            )
             if not done:
-                done = conn.execute(
-                    update(jobs_table)
-                    .where(and_(c.id == job_id, c.status == "running"))
-                    .values(status="cancelling")
-                ).rowcount
+                done = _set(conn, c.id == job_id, c.status == "running", status="cancelling")
         return self.get(job_id) if done else None
 
     def cancelled(self, job_id: str, owner: str) -> bool:
         """Record that *owner* stopped a ``cancelling`` job."""
         c = jobs_table.c
-        with self._tx(write=True) as conn:
-            done = conn.execute(
-                update(jobs_table)
-                .where(and_(c.id == job_id, c.owner == owner, c.status == "cancelling"))
-                .values(status="cancelled", heartbeat_at=None, finished_at=time.time())
-            )
-        return bool(done.rowcount == 1)
+        done = self._update(
+            c.id == job_id,
+            c.owner == owner,
+            c.status == "cancelling",
+            status="cancelled",
+            heartbeat_at=None,
+            finished_at=time.time(),
+        )
+        return done == 1
 
     def delete(self, job_id: str) -> JobRecord | None:
         """Delete a finished job's record; the record deleted, or None if there was none.
@@ -357,12 +253,7 @@ class JobStore:
         record = self.get(job_id)
         if record is None or record.status not in FINISHED:
             return None
-        c = jobs_table.c
-        with self._tx(write=True) as conn:
-            done = conn.execute(
-                delete(jobs_table).where(and_(c.id == job_id, c.status.in_(FINISHED)))
-            )
-        return record if done.rowcount == 1 else None
+        return record if self._delete_finished(jobs_table.c.id == job_id) == 1 else None
 
     def expired(self, before: float, limit: int = 500) -> list[JobRecord]:
         """Finished jobs that finished before the time *before*, oldest first."""
@@ -374,16 +265,13 @@ class JobStore:
             .order_by(finished)
             .limit(limit)
         )
-        with self._tx() as conn:
-            return [_record(r) for r in conn.execute(query)]
+        return self._records(query)
 
     def delete_finished(self, job_ids: list[str]) -> None:
         """Delete the records of those of *job_ids* that are finished."""
         if not job_ids:
             return
-        c = jobs_table.c
-        with self._tx(write=True) as conn:
-            conn.execute(delete(jobs_table).where(and_(c.id.in_(job_ids), c.status.in_(FINISHED))))
+        self._delete_finished(jobs_table.c.id.in_(job_ids))
 
     def known(self, job_ids: list[str]) -> set[str]:
         """Those of *job_ids* that have a record."""
@@ -428,18 +316,6 @@ class JobStore:
                 }
             else:
                 values = {"status": "queued", "owner": None, "heartbeat_at": None}
-            with self._tx(write=True) as conn:
-                done = conn.execute(
-                    update(jobs_table)
-                    .where(
-                        and_(
-                            jobs_table.c.id == r.id,
-                            jobs_table.c.status == r.status,
-                            jobs_table.c.owner == r.owner,
-                        )
-                    )
-                    .values(**values)
-                )
-            if done.rowcount == 1:
+            if self._update(c.id == r.id, c.status == r.status, c.owner == r.owner, **values) == 1:
                 recovered.append(str(r.id))
         return recovered
