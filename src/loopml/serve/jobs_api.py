@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
 from loopml.serve.http import BodyTooLarge, json_response, read_body, stream_to_file
+from loopml.serve.input_errors import json_invalid
 from loopml.serve.inputs import InputError, error
 
 if TYPE_CHECKING:
@@ -274,14 +275,4 @@ def _decode(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise InputError(
-            [
-                {
-                    "type": "json_invalid",
-                    "loc": ["body", int(getattr(exc, "pos", 0) or 0)],
-                    "msg": "JSON decode error",
-                    "input": {},
-                    "ctx": {"error": str(exc).split(":", 1)[0]},
-                }
-            ]
-        ) from None
+        raise json_invalid(exc) from None
