@@ -9,19 +9,15 @@ validation and test, records the leaderboard on the run and stores the model
 
 from __future__ import annotations
 
-import shutil
 import time
 import warnings
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from loopml.bundle import ModelBundle
-from loopml.card import render_card
 from loopml.learn.candidates import EvalPlan, TrialResult, build_pipeline, jsonable_params
 from loopml.learn.prepare import Prepared
 from loopml.learn.result import TrainResult, record_outcome
+from loopml.learn.saving import save_bundle
 from loopml.learn.scores import held_out_metrics, model_metrics, threshold_choice
 from loopml.learn.selection import choose_winner
 
@@ -149,36 +145,14 @@ def save_version(
     test_metrics: dict[str, float | None],
 ) -> tuple[ModelBundle, Any]:
     """Save the bundle under the store's artifact root and register the next version."""
-    name = prep.name
-    full_info = {
-        "name": name,
-        "task": str(prep.task),
-        "target": prep.target,
-        "run_id": run.id,
-        "source": prep.where,
-        "split": prep.split.info(),
-        "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
-        **info,
-    }
-    bundle = ModelBundle(
-        final, prep.schema, metrics={"valid": valid_metrics, "test": test_metrics}, info=full_info
+    return save_bundle(
+        store,
+        run,
+        name=prep.name,
+        pipeline=final,
+        schema=prep.schema,
+        metrics={"valid": valid_metrics, "test": test_metrics},
+        info={"source": prep.where, "split": prep.split.info(), **info},
+        notes=prep.notes,
+        registry_metrics=test_metrics,
     )
-    bundle.card = render_card(bundle, notes=prep.notes)
-    path = Path(store.artifact_root) / name / f"run-{run.id}"
-    bundle.save(path)
-    try:
-        record = store.register_model(
-            name,
-            run_id=run.id,
-            path=str(path.resolve()),
-            sha256=bundle.sha256 or "",
-            task=str(prep.task),
-            metrics=test_metrics,
-            info={"model": info.get("model"), "metric": info.get("metric"), "target": prep.target},
-        )
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        raise
-    bundle.info["version"] = record.version
-    run.set(model={"name": name, "version": record.version, "path": str(path)})
-    return bundle, record

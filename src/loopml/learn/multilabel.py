@@ -364,7 +364,7 @@ def train_multilabel(
         per_label.insert(0, "threshold", thresholds)
         per_label["train_share"] = parts["train"][1].mean(axis=0)
         record_outcome(run, trials, chosen, best, valid_metrics, test_metrics)
-        from loopml.learn.tasks import save_bundle
+        from loopml.learn.saving import save_bundle
 
         info = {
             "model": cand.model,

@@ -261,7 +261,7 @@ def train_semi_supervised(
         record_outcome(
             run, trials, chosen, best, valid_metrics, test_metrics, comparison=comparison
         )
-        from loopml.learn.tasks import save_bundle
+        from loopml.learn.saving import save_bundle
 
         n_pseudo = int((semi_final.labeled_iter_ > 0).sum())
         info = {

@@ -39,7 +39,6 @@ from loopml.learn.prepare import prepare_data as prepare_data
 from loopml.learn.prepare import schema_summary, source_params
 from loopml.learn.result import TrainResult as TrainResult
 from loopml.learn.result import leaderboard as leaderboard
-from loopml.learn.scores import held_out_metrics, model_metrics
 from loopml.learn.scores import task_metrics as task_metrics
 from loopml.learn.selection import SAVE_OVERHEAD_S as SAVE_OVERHEAD_S
 from loopml.learn.selection import (
@@ -62,12 +61,8 @@ if TYPE_CHECKING:
 
 __all__ = ["TrainResult", "encode_target", "task_metrics", "train"]
 
-# Still importable from here, as before the steps moved to their own modules: the
-# ``import x as x`` names above and these former private names (loopml.tune.model,
-# loopml.retrain, loopml.phases, the CLI and tests import them).
-_evaluate = model_metrics
-_valid_metrics = held_out_metrics
-_warm_imports = warm_imports
+# The ``import x as x`` names above stay importable from here, as before the steps moved
+# to their own modules (loopml.retrain, loopml.phases, the CLI and tests import some).
 
 
 def train(

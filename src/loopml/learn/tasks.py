@@ -18,7 +18,6 @@ Examples
 from __future__ import annotations
 
 import math
-import shutil
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -32,11 +31,12 @@ import pandas as pd
 from loopml.bundle import ModelBundle
 from loopml.data.schema import Schema, Task
 from loopml.exceptions import DataError
+from loopml.learn.saving import save_bundle
 
 if TYPE_CHECKING:
     from loopml.learn.clustering import SegmentProfiles
     from loopml.learn.rules import RuleSet
-    from loopml.store import RunHandle, Store
+    from loopml.store import Store
 
 __all__ = [
     "AnomalyResult",
@@ -198,60 +198,6 @@ def _fit_quietly(fit: Callable[[], Any], notes: list[str]) -> None:
         text = str(w.message)
         if issubclass(w.category, UserWarning | RuntimeWarning) and text not in notes:
             notes.append(text)
-
-
-def save_bundle(
-    store: Store,
-    run: RunHandle,
-    *,
-    name: str,
-    pipeline: Any,
-    schema: Schema,
-    metrics: dict[str, dict[str, float | None]],
-    info: dict[str, Any],
-    notes: Sequence[str] = (),
-    card: Callable[[ModelBundle], str] | None = None,
-    registry_metrics: dict[str, float | None] | None = None,
-) -> tuple[ModelBundle, Any]:
-    """Save *pipeline* as a bundle under the store's artifact root and register the next
-    version of *name* (the bundle directory is removed again if registering fails).
-
-    *card* writes the model card from the bundle (default:
-    :func:`loopml.card.render_card`, the supervised model card)."""
-    from loopml.card import render_card
-
-    full_info = {
-        "name": name,
-        "task": str(schema.task),
-        "target": schema.target,
-        "run_id": run.id,
-        "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
-        **info,
-    }
-    bundle = ModelBundle(pipeline, schema, metrics=metrics, info=full_info)
-    bundle.card = card(bundle) if card is not None else render_card(bundle, notes=list(notes))
-    path = Path(store.artifact_root) / name / f"run-{run.id}"
-    bundle.save(path)
-    try:
-        record = store.register_model(
-            name,
-            run_id=run.id,
-            path=str(path.resolve()),
-            sha256=bundle.sha256 or "",
-            task=str(schema.task),
-            metrics=registry_metrics if registry_metrics is not None else {},
-            info={
-                "model": info.get("model"),
-                "metric": info.get("metric"),
-                "target": schema.target,
-            },
-        )
-    except BaseException:
-        shutil.rmtree(path, ignore_errors=True)
-        raise
-    bundle.info["version"] = record.version
-    run.set(model={"name": name, "version": record.version, "path": str(path)})
-    return bundle, record
 
 
 def emit_trial(
