@@ -6,7 +6,10 @@
 - :mod:`loopml.tune.executor`: candidates evaluated in stoppable worker processes;
 - :mod:`loopml.tune.automl`: portfolio first, then tuning of the best families;
 - :mod:`loopml.tune.ensemble`: greedy ensemble selection, soft voting;
-- :mod:`loopml.tune.model`: :func:`tune_model`, retuning a stored model version.
+- :mod:`loopml.tune.model`: :func:`tune_model`, retuning a stored model version, with
+  its Optuna study in the store (:mod:`~loopml.tune.study`), the trial loop
+  (:mod:`~loopml.tune.trials`) and the comparison with the stored version
+  (:mod:`~loopml.tune.outcome`).
 
 Names load on first use, so ``import loopml.tune`` stays cheap.
 """

@@ -28,7 +28,14 @@ from typing import TYPE_CHECKING, Any
 
 from loopml.learn.candidates import TrialResult
 from loopml.tune.executor import Executor, Job
-from loopml.tune.search import GridSearch, Searcher, direction, make_pruner
+from loopml.tune.search import (
+    GridSearch,
+    Searcher,
+    direction,
+    make_pruner,
+    pruning_callback,
+    tell_result,
+)
 from loopml.tune.space import Choice, Param, contains, suggest
 
 if TYPE_CHECKING:
@@ -278,26 +285,17 @@ class AutoSearch:
         trial = study.ask()
         fam.asked += 1
         params = suggest(trial, fam.space)
-
-        def should_prune(step: int, value: float) -> bool:
-            if not math.isfinite(value):
-                return False
-            trial.report(value, step)
-            return bool(trial.should_prune())
-
         return self._job(
             fam.spec,
             params,
             "tune",
             context=(fam, trial),
-            should_prune=should_prune if self.s.prune else None,
+            should_prune=pruning_callback(trial) if self.s.prune else None,
         )
 
     # -- results -------------------------------------------------------------------------
 
     def _record(self, job: Job, result: TrialResult) -> None:
-        import optuna
-
         fam = self.families[job.spec.name]
         if result.elapsed is not None:
             fam.slowest = max(fam.slowest, result.elapsed)
@@ -307,12 +305,7 @@ class AutoSearch:
             _, trial = job.context
             study = fam.study
             assert study is not None
-            if result.ok:
-                study.tell(trial, float(result.valid_score))  # type: ignore[arg-type]
-            elif result.status == "pruned":
-                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-            else:
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            tell_result(study, trial, result)
         elif fam.study is not None and result.ok and self.s.searcher is not None:
             if not isinstance(self.s.searcher, GridSearch):
                 self._seed(fam, result)

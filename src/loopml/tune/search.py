@@ -16,7 +16,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import optuna
 
     from loopml.evaluate.scoring import Metric
+    from loopml.learn.candidates import TrialResult
 
 __all__ = [
     "BayesSearch",
@@ -36,7 +37,9 @@ __all__ = [
     "direction",
     "get_searcher",
     "make_pruner",
+    "pruning_callback",
     "quiet_optuna",
+    "tell_result",
 ]
 
 
@@ -157,3 +160,28 @@ def make_pruner(n_startup_trials: int = 3, n_warmup_steps: int = 0) -> optuna.pr
     return optuna.pruners.MedianPruner(
         n_startup_trials=n_startup_trials, n_warmup_steps=n_warmup_steps, interval_steps=1
     )
+
+
+def pruning_callback(trial: optuna.Trial) -> Callable[[int, float], bool]:
+    """``should_prune(step, value)`` for a job: report the finite intermediate *value* of
+    *trial* at *step*, and whether the study's pruner stops the trial there."""
+
+    def should_prune(step: int, value: float) -> bool:
+        if not math.isfinite(value):
+            return False
+        trial.report(value, step)
+        return bool(trial.should_prune())
+
+    return should_prune
+
+
+def tell_result(study: optuna.Study, trial: optuna.Trial, result: TrialResult) -> None:
+    """Finish *trial* in *study* with *result*: its validation score, or pruned, or failed."""
+    import optuna
+
+    if result.ok:
+        study.tell(trial, float(result.valid_score))  # type: ignore[arg-type]
+    elif result.status == "pruned":
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    else:
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
