@@ -691,3 +691,21 @@ def test_numbers_at_or_past_the_largest_float_are_refused(served: dict[str, Serv
             ).status_code
             == 200
         )
+
+
+def test_a_clean_columnar_body_is_read_as_one_matrix(served: dict[str, Served]) -> None:
+    # Columnar bodies take the same one-matrix path as rows (and so the compiled model
+    # path); a missing value falls back to column-by-column checks with the same result.
+    s = served["cancer"]
+    parser = Predictor(s.bundle()).parser
+    X = s.X.iloc[:7]
+    by_rows = parser.parse_payload({"rows": rows_of(X)})
+    columns = {c: X[c].tolist() for c in X.columns}
+    by_columns = parser.parse_payload({"columns": columns})
+    assert by_columns.matrix is not None and by_columns.matrix.flags.c_contiguous
+    np.testing.assert_array_equal(by_columns.matrix, by_rows.matrix)
+    assert by_columns.matrix_names == by_rows.matrix_names
+    columns["mean radius"][2] = None
+    gappy = parser.parse_payload({"columns": columns})
+    assert gappy.matrix is None and np.isnan(gappy.data["mean radius"][2])
+    np.testing.assert_array_equal(gappy.data["mean area"], by_rows.data["mean area"])

@@ -208,6 +208,22 @@ class InputParser:
             return None  # missing or bad values: checked column by column
         return matrix
 
+    def _column_matrix(self, columns: dict[str, Any], n: int) -> np.ndarray[Any, Any] | None:
+        """The numeric columns of a columnar body as one float64 matrix, if clean."""
+        k = len(self._numeric)
+        if not k:
+            return None
+        source = [columns[name] for name in self._numeric]
+        if not set(map(type, chain.from_iterable(source))) <= NUMBER_OK:
+            return None  # strings or booleans: refused column by column
+        try:
+            matrix = np.array(source, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            return None
+        if matrix.shape != (k, n) or not (np.abs(matrix) < FLOAT_MAX).all():
+            return None  # missing or bad values: checked column by column
+        return np.ascontiguousarray(matrix.T)
+
     def from_columns(self, columns: Any, loc: Loc) -> Columns:
         """Validate a columnar payload ``{name: [values...]}``."""
         if not isinstance(columns, dict):
@@ -249,8 +265,14 @@ class InputParser:
                     for name in missing
                 ]
             )
+        matrix = None if text else self._column_matrix(columns, n)
         out = self._convert(
-            {name: columns[name] for name in self.names}, n, loc, by_row=by_row, text=text
+            {name: columns[name] for name in self.names},
+            n,
+            loc,
+            by_row=by_row,
+            matrix=matrix,
+            text=text,
         )
         extra = set(columns) - self._known
         if extra:
