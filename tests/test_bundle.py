@@ -88,3 +88,10 @@ def test_not_a_bundle(tmp_path: Path) -> None:
 
     with pytest.raises(ModelNotFoundError, match="is not a loopml model bundle"):
         ModelBundle.load(tmp_path)
+
+
+def test_ref_names_the_version_when_registered() -> None:
+    bundle, _ = make_bundle()
+    assert bundle.ref == "cancer"
+    bundle.info["version"] = 3
+    assert bundle.ref == "cancer@3"

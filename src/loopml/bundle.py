@@ -88,6 +88,12 @@ class ModelBundle:
         return int(v) if v is not None else None
 
     @property
+    def ref(self) -> str:
+        """``name@version`` (the name alone for a bundle not registered in a store)."""
+        v = self.version
+        return self.name if v is None else f"{self.name}@{v}"
+
+    @property
     def task(self) -> Task:
         return self.schema.task or Task.REGRESSION
 

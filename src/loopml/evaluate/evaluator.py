@@ -484,7 +484,7 @@ def evaluate(
     target = target or bundle.schema.target
     if not target:
         raise DataError(
-            f"The model {_ref(bundle)} records no target column; pass target= (--target) with "
+            f"The model {bundle.ref} records no target column; pass target= (--target) with "
             f"the label column of {where}."
         )
     if target not in df.columns:
@@ -509,7 +509,7 @@ def evaluate(
             result = _evaluate_regression(bundle, df, target, where, notes)
         else:
             raise DataError(
-                f"loopml evaluate covers classification and regression models; {_ref(bundle)} is "
+                f"loopml evaluate covers classification and regression models; {bundle.ref} is "
                 f"a {task} model."
             )
     if importance:
@@ -523,10 +523,6 @@ def evaluate(
             bundle, df, y_codes, metric=bundle.info.get("metric"), seed=seed
         )
     return result
-
-
-def _ref(bundle: ModelBundle) -> str:
-    return f"{bundle.name}@{bundle.version}" if bundle.version is not None else bundle.name
 
 
 def _evaluate_classification(
@@ -550,9 +546,9 @@ def _evaluate_classification(
         if not binary or proba is None:
             raise DataError(
                 "--threshold applies to binary models with probabilities; "
-                f"{_ref(bundle)} is {bundle.task} without predict_proba."
+                f"{bundle.ref} is {bundle.task} without predict_proba."
                 if proba is None
-                else f"--threshold applies to binary models; {_ref(bundle)} has "
+                else f"--threshold applies to binary models; {bundle.ref} has "
                 f"{len(classes)} classes."
             )
         used = float(threshold)
@@ -565,7 +561,7 @@ def _evaluate_classification(
         table = threshold_curve(_codes(y_true, classes), proba[:, 1], classes=[0, 1])
     notes.extend(n for n in report.notes if not n.startswith("No y_proba"))
     return EvaluationResult(
-        model=_ref(bundle),
+        model=bundle.ref,
         task=str(bundle.task),
         target=target,
         source=where,
@@ -599,7 +595,7 @@ def _evaluate_regression(
     report = evaluate_regression(y_true, y_pred)
     notes.extend(report.notes)
     return EvaluationResult(
-        model=_ref(bundle),
+        model=bundle.ref,
         task="regression",
         target=target,
         source=where,

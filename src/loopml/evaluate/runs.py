@@ -31,10 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["FitReport", "RunData", "diagnose_bundle", "diagnose_split", "load_run_data"]
 
 
-def _ref(bundle: ModelBundle) -> str:
-    return f"{bundle.name}@{bundle.version}" if bundle.version is not None else bundle.name
-
-
 @dataclass
 class RunData:
     """A training run's split rebuilt from its parameters, and its stored model."""
@@ -248,7 +244,7 @@ def diagnose_bundle(bundle: ModelBundle, data: Any = None, **kwargs: Any) -> Fit
     target = info.get("target") or bundle.schema.target
     if not target or "sizes" not in split_info:
         raise DataError(
-            f"The bundle of {_ref(bundle)} does not record how its data was split; diagnose it "
+            f"The bundle of {bundle.ref} does not record how its data was split; diagnose it "
             "with loopml.evaluate.fit.diagnose on your own train/validation rows."
         )
     sp, notes = _resplit(

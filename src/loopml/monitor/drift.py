@@ -157,7 +157,7 @@ def drift_report(
         missing_columns=missing_columns,
         notes=notes,
         seconds=time.perf_counter() - started,
-        model=_model_ref(model),
+        model=(None if model is None else model.ref),
     )
 
 
@@ -173,12 +173,6 @@ def _check_args(
             raise DataError(f"Unknown drift method {m!r}; choose one of {', '.join(METHODS)}.")
     if not 0.0 < float(drift_share) <= 1.0:
         raise DataError(f"drift_share must be in (0, 1]; got {drift_share}.")
-
-
-def _model_ref(model: ModelBundle | None) -> str | None:
-    if model is None:
-        return None
-    return f"{model.name}@{model.version}" if model.version is not None else model.name
 
 
 # -- prediction drift ----------------------------------------------------------------------

@@ -69,7 +69,12 @@ def _overview(
     rows = (run.info.get("split") or {}).get("rows", {})
     cards = [
         Card("Task", params.get("task", "—"), f"target '{params.get('target', '?')}'", "info"),
-        Card("Chosen model", bundle.info.get("model") if bundle else "—", _ref(bundle), "accent"),
+        Card(
+            "Chosen model",
+            bundle.info.get("model") if bundle else "—",
+            (None if bundle is None else bundle.ref),
+            "accent",
+        ),
         Card(
             f"Test {metric}", test.get(metric) if metric else None, "held-out test rows", "accent"
         ),
@@ -89,12 +94,6 @@ def _overview(
             ),
         )
     return Section("Overview", cards=cards, alerts=alerts)
-
-
-def _ref(bundle: ModelBundle | None) -> str | None:
-    if bundle is None:
-        return None
-    return f"{bundle.name}@{bundle.version}" if bundle.version is not None else bundle.name
 
 
 def _rows_text(rows: Mapping[str, Any]) -> str | None:

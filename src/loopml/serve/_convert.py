@@ -61,11 +61,11 @@ def to_onnx(
     columns: list[list[str]] = [list(c) for c in (coercer.columns or [])]
     blocker = find_blocker(bundle.pipeline)
     if blocker is not None:
-        raise ExportError(f"Cannot export {_ref(bundle)} to ONNX: {blocker}")
+        raise ExportError(f"Cannot export {bundle.ref} to ONNX: {blocker}")
     for name, role in columns:
         if role not in _FLOAT_ROLES + _STRING_ROLES:
             raise ExportError(
-                f"Cannot export {_ref(bundle)} to ONNX: step 'features/coerce' gives column "
+                f"Cannot export {bundle.ref} to ONNX: step 'features/coerce' gives column "
                 f"'{name}' the role '{role}', which has no ONNX input type. Retrain with the "
                 f"column as numeric or categorical (roles={{'{name}': 'numeric'}}), or drop it."
             )
@@ -108,7 +108,7 @@ def to_onnx(
         raise
     except Exception as exc:
         raise ExportError(
-            f"Cannot export {_ref(bundle)} to ONNX: the converter failed on the pipeline "
+            f"Cannot export {bundle.ref} to ONNX: the converter failed on the pipeline "
             f"(steps: {', '.join(_step_names(pipeline))}): {type(exc).__name__}: "
             f"{str(exc).strip().splitlines()[0][:400] if str(exc).strip() else ''}"
         ) from exc
@@ -231,7 +231,7 @@ def _split_pipeline(bundle: ModelBundle) -> tuple[Any, Any]:
         or not isinstance(features.steps[0][1], SchemaCoercer)
     ):
         raise ExportError(
-            f"Cannot export {_ref(bundle)} to ONNX: its pipeline is not loopml's "
+            f"Cannot export {bundle.ref} to ONNX: its pipeline is not loopml's "
             "Pipeline([('features', Pipeline([('coerce', SchemaCoercer), ...])), ('model', ...)]) "
             f"(steps: {', '.join(_step_names(pipe))})."
         )
@@ -331,10 +331,6 @@ def _custom_converters() -> tuple[dict[type, Any], dict[type, Any]]:
         TransformedTargetRegressor: conv.shape_regressor,
     }
     return conversion, shapes
-
-
-def _ref(bundle: ModelBundle) -> str:
-    return f"{bundle.name}@{bundle.version}" if bundle.version is not None else bundle.name
 
 
 def _plain(value: Any) -> Any:

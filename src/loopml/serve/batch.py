@@ -187,7 +187,7 @@ def predict_file(
         finally:
             if writer is not None:
                 writer.close()
-    ref = f"{bundle.name}@{bundle.version}" if bundle.version is not None else bundle.name
+    ref = bundle.ref
     return PredictSummary(ref, where, str(output), rows, time.perf_counter() - started, report)
 
 

@@ -165,7 +165,7 @@ def predict_distributed(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    ref = f"{bundle.name}@{bundle.version}" if bundle.version is not None else bundle.name
+    ref = bundle.ref
     return PredictSummary(ref, where, str(output), rows, time.perf_counter() - started, report)
 
 

@@ -51,7 +51,6 @@ from loopml.serve._convert import (
     _FLOAT_ROLES,
     ExportError,
     _leaves,
-    _ref,
     _set_metadata,
     find_blocker,
     to_onnx,
@@ -405,7 +404,7 @@ def export_onnx(
         raise
     size = (final if single else final / MODEL_FILE).stat().st_size
     return ExportResult(
-        model=_ref(bundle),
+        model=bundle.ref,
         path=str(final),
         package=not single,
         inputs=meta["inputs"],
@@ -474,7 +473,7 @@ def _readme(
         else ""
     )
     lines = [
-        f"# {_ref(bundle)}: edge package",
+        f"# {bundle.ref}: edge package",
         "",
         f"A {meta['task']} model ({meta['model']}) exported by loopml to ONNX. It runs with "
         "onnxruntime and numpy only:",
@@ -555,7 +554,7 @@ def _mismatch(bundle: ModelBundle, c: ExportCheck) -> str:
         else ""
     )
     return (
-        f"The ONNX export of {_ref(bundle)} does not predict like the original: "
+        f"The ONNX export of {bundle.ref} does not predict like the original: "
         f"{c.summary()}, above the tolerance {c.tolerance:g}.{hint} "
         "Raise --tolerance (--tolerance 0.01) to accept the difference."
     )

@@ -440,8 +440,7 @@ class Predictor:
 
     @property
     def ref(self) -> str:
-        v = self.version
-        return self.name if v is None else f"{self.name}@{v}"
+        return self.bundle.ref
 
     def predict(self, columns: Columns) -> Output:
         """Predict one validated batch."""
