@@ -6,6 +6,12 @@ numbers, then k-means, mini-batch k-means, DBSCAN or HDBSCAN groups the rows.
 :func:`segment_profiles` says what sets each segment apart, :func:`projection_2d`
 and :func:`figures` draw it.
 
+This module holds the estimator and the choice of k; the other parts live beside
+it and are re-exported here: :mod:`~loopml.learn.unsupervised_features` (raw rows
+to a dense matrix), :mod:`~loopml.learn.clustering_metrics` (scores),
+:mod:`~loopml.learn.segment_profiling` (profiles) and
+:mod:`~loopml.learn.segment_plots` (pictures).
+
 Examples
 --------
 >>> from sklearn.datasets import make_blobs
@@ -19,18 +25,23 @@ Examples
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClusterMixin, clone
+from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils.validation import check_is_fitted
 
 from loopml.exceptions import DataError
 
-if TYPE_CHECKING:
-    from loopml.data.schema import Schema
+# Re-exported so ``loopml.learn.clustering`` keeps offering every name it always has.
+# Segmenter itself must stay defined here: saved bundles name its class by module.
+from loopml.learn.clustering_metrics import clustering_scores
+from loopml.learn.segment_plots import figures, projection_2d
+from loopml.learn.segment_profiling import SegmentProfiles, segment_profiles
+from loopml.learn.unsupervised_features import as_dense as as_dense
+from loopml.learn.unsupervised_features import as_frame as as_frame
+from loopml.learn.unsupervised_features import fit_feature_pipeline
 
 __all__ = [
     "SegmentProfiles",
@@ -47,61 +58,6 @@ LARGE_N = 50_000
 _METHODS = ("kmeans", "minibatch", "dbscan", "hdbscan")
 #: Rows whose k-nearest-neighbour distances are used to pick DBSCAN's eps.
 _KDIST_SAMPLE = 20_000
-
-
-# -- features ---------------------------------------------------------------------
-
-
-def fit_feature_pipeline(
-    X: pd.DataFrame, preprocessor: Any = None
-) -> tuple[Any, np.ndarray, Schema | None]:
-    """Fit a feature pipeline on *X*; return (fitted pipeline, dense float matrix, schema).
-
-    With ``preprocessor=None`` the schema is inferred from *X* and the pipeline is
-    ``loopml.features.build.build_features(schema, scale=True, dense=True)``;
-    otherwise a clone of the given (unfitted) transformer is fitted.
-    """
-    schema = None
-    if preprocessor is None:
-        from loopml.data.schema import infer_schema
-        from loopml.features.build import build_features
-
-        schema = infer_schema(X)
-        pre = build_features(schema, scale=True, dense=True)
-    else:
-        pre = clone(preprocessor)
-    Xt = as_dense(pre.fit_transform(X), "the feature pipeline's output")
-    return pre, Xt, schema
-
-
-def as_dense(Xt: Any, what: str) -> np.ndarray:
-    """*Xt* as a 2-D float64 array, refusing NaN or infinite values."""
-    if hasattr(Xt, "toarray"):
-        Xt = Xt.toarray()
-    arr = np.asarray(Xt, dtype=np.float64)
-    if arr.ndim != 2:
-        raise DataError(f"Expected a 2-D feature matrix from {what}; got shape {arr.shape}.")
-    if not np.isfinite(arr).all():
-        col = int(np.flatnonzero(~np.isfinite(arr).all(axis=0))[0])
-        raise DataError(
-            f"{what} has missing or infinite values (first in feature {col}). Impute them "
-            "in the preprocessor (e.g. SimpleImputer), or leave preprocessor=None."
-        )
-    return arr
-
-
-def as_frame(X: Any) -> pd.DataFrame:
-    """*X* as a non-empty DataFrame (2-D arrays get columns x0, x1, ...)."""
-    if isinstance(X, pd.DataFrame):
-        frame = X
-    else:
-        arr = np.asarray(X)
-        if arr.ndim != 2:
-            raise DataError(f"X must be a DataFrame or a 2-D array; got shape {arr.shape}.")
-        frame = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
-    if len(frame) == 0 or frame.shape[1] == 0:
-        raise DataError(f"X is empty ({frame.shape[0]} rows, {frame.shape[1]} columns).")
-    return frame
 
 
 # -- the estimator -------------------------------------------------------------------
@@ -403,6 +359,9 @@ class Segmenter(ClusterMixin, BaseEstimator):  # type: ignore[misc]
         )
 
 
+# -- choosing k and eps: the knee of a curve ----------------------------------------
+
+
 def _knee_index(y: np.ndarray, decreasing: bool) -> int:
     """Index of the point farthest from the chord joining the ends of the curve *y*."""
     if len(y) < 3:
@@ -425,299 +384,3 @@ def _elbow(ks: np.ndarray, inertia: np.ndarray) -> int | None:
     if len(ks) < 3:
         return None
     return int(ks[_knee_index(inertia.astype(np.float64), decreasing=True)])
-
-
-# -- metrics -------------------------------------------------------------------------
-
-
-def clustering_scores(
-    Xt: Any,
-    labels: Any,
-    y_true: Any = None,
-    *,
-    sample_size: int = 10_000,
-    random_state: int = 0,
-) -> dict[str, float]:
-    """Silhouette, Calinski-Harabasz and Davies-Bouldin of a segmentation; ARI and NMI
-    against *y_true* when given.
-
-    Internal metrics leave noise rows (label -1) out and are NaN when fewer than two
-    segments remain. Silhouette (O(n²)) is computed on a seeded sample of
-    *sample_size* rows when there are more. ARI/NMI count noise as one more label.
-    """
-    from sklearn import metrics
-
-    X = np.asarray(Xt, dtype=np.float64)
-    lab = np.asarray(labels)
-    if len(X) != len(lab):
-        raise DataError(f"X has {len(X)} rows but labels has {len(lab)}.")
-    keep = lab >= 0
-    Xk, lk = X[keep], lab[keep]
-    n_seg = len(np.unique(lk))
-    out: dict[str, float] = {
-        "n_segments": float(n_seg),
-        "noise_fraction": float(1 - keep.mean()) if len(lab) else 0.0,
-        "silhouette": math.nan,
-        "calinski_harabasz": math.nan,
-        "davies_bouldin": math.nan,
-    }
-    if 2 <= n_seg <= len(lk) - 1:
-        size = sample_size if len(lk) > sample_size else None
-        out["silhouette"] = float(
-            metrics.silhouette_score(Xk, lk, sample_size=size, random_state=random_state)
-        )
-        out["calinski_harabasz"] = float(metrics.calinski_harabasz_score(Xk, lk))
-        out["davies_bouldin"] = float(metrics.davies_bouldin_score(Xk, lk))
-    if y_true is not None:
-        truth = np.asarray(y_true)
-        if len(truth) != len(lab):
-            raise DataError(f"y_true has {len(truth)} rows but labels has {len(lab)}.")
-        out["adjusted_rand"] = float(metrics.adjusted_rand_score(truth, lab))
-        out["normalized_mutual_info"] = float(metrics.normalized_mutual_info_score(truth, lab))
-    return out
-
-
-# -- describing segments ---------------------------------------------------------------
-
-
-@dataclass
-class SegmentProfiles:
-    """What sets each segment apart.
-
-    Attributes
-    ----------
-    summary : DataFrame
-        One row per segment: segment, size, share, top_features (list of str),
-        description (a sentence).
-    features : DataFrame
-        One row per (segment, feature): kind ("numeric"/"categorical"),
-        segment_value (mean, or most distinctive category), overall_value (mean,
-        or that category's overall share), effect (standardised mean difference, or
-        Cohen's h of the category's share), lift (categorical: share in segment /
-        overall share), detail (text).
-    """
-
-    summary: pd.DataFrame
-    features: pd.DataFrame
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "summary": self.summary.to_dict(orient="records"),
-            "features": self.features.to_dict(orient="records"),
-        }
-
-
-def segment_profiles(
-    X: pd.DataFrame,
-    labels: Any,
-    *,
-    schema: Schema | None = None,
-    top: int = 3,
-    max_categories: int = 50,
-) -> SegmentProfiles:
-    """Per segment: size and share, each feature's mean (numeric) or most distinctive
-    category (categorical) against the whole data, and the *top* features that
-    distinguish it.
-
-    Numeric features are compared by the standardised mean difference
-    ``(segment mean - overall mean) / overall std``; categorical features by Cohen's
-    h ``2 asin(sqrt(q)) - 2 asin(sqrt(p))`` of the category whose share ``q`` in the
-    segment departs most from its overall share ``p``. Both are on the scale of
-    standard deviations, so they rank together (|effect| ~0.2 small, ~0.8 large).
-    Column roles come from *schema* (default: inferred from *X*); ids, text,
-    dates and constants are left out.
-    """
-    from loopml.data.schema import Role, infer_schema
-
-    frame = as_frame(X)
-    lab = np.asarray(labels)
-    if len(lab) != len(frame):
-        raise DataError(f"X has {len(frame)} rows but labels has {len(lab)}.")
-    schema = schema or infer_schema(frame)
-    numeric = [c.name for c in schema.features if c.role == Role.NUMERIC and c.name in frame]
-    categorical = [
-        c.name
-        for c in schema.features
-        if c.role in (Role.CATEGORICAL, Role.BOOLEAN) and c.name in frame
-    ]
-    segments = np.unique(lab)
-    rows: list[dict[str, Any]] = []
-    for col in numeric:
-        values = pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=np.float64)
-        mean = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
-        std = float(np.nanstd(values)) if np.isfinite(values).any() else math.nan
-        for s in segments:
-            seg = values[lab == s]
-            m = float(np.nanmean(seg)) if np.isfinite(seg).any() else math.nan
-            d = (m - mean) / std if std > 0 else 0.0
-            rows.append(
-                {
-                    "segment": int(s),
-                    "feature": col,
-                    "kind": "numeric",
-                    "segment_value": m,
-                    "overall_value": mean,
-                    "effect": d,
-                    "lift": math.nan,
-                    "detail": f"mean {m:.4g} vs {mean:.4g} overall ({d:+.2f} sd)",
-                }
-            )
-    for col in categorical:
-        cats = frame[col].astype("string").fillna("(missing)")
-        top_values = cats.value_counts().index[:max_categories]
-        cats = cats.where(cats.isin(top_values), "(other)")
-        overall = cats.value_counts(normalize=True)
-        table = pd.crosstab(lab, cats, normalize="index")
-        for s in segments:
-            q = table.loc[s].reindex(overall.index, fill_value=0.0)
-            h = 2 * np.arcsin(np.sqrt(q.to_numpy())) - 2 * np.arcsin(np.sqrt(overall.to_numpy()))
-            j = int(np.argmax(np.abs(h)))
-            value, qj, pj = overall.index[j], float(q.iloc[j]), float(overall.iloc[j])
-            rows.append(
-                {
-                    "segment": int(s),
-                    "feature": col,
-                    "kind": "categorical",
-                    "segment_value": str(value),
-                    "overall_value": pj,
-                    "effect": float(h[j]),
-                    "lift": qj / pj if pj > 0 else math.nan,
-                    "detail": f"{col} = '{value}' in {qj:.0%} vs {pj:.0%} overall "
-                    f"(lift {qj / pj if pj > 0 else math.nan:.2f})",
-                }
-            )
-    features = pd.DataFrame(
-        rows,
-        columns=[
-            "segment",
-            "feature",
-            "kind",
-            "segment_value",
-            "overall_value",
-            "effect",
-            "lift",
-            "detail",
-        ],
-    )
-    summary_rows = []
-    n = len(lab)
-    for s in segments:
-        size = int((lab == s).sum())
-        mine = features[features["segment"] == int(s)]
-        mine = mine.reindex(
-            mine["effect"].abs().sort_values(ascending=False, kind="mergesort").index
-        )
-        best = mine.head(top)
-        name = "noise" if s < 0 else f"Segment {int(s)}"
-        phrases = [_phrase(r) for r in best.itertuples()]
-        summary_rows.append(
-            {
-                "segment": int(s),
-                "size": size,
-                "share": size / n,
-                "top_features": best["feature"].tolist(),
-                "description": f"{name} ({size / n:.0%} of rows): "
-                + ("; ".join(phrases) if phrases else "no distinguishing feature"),
-            }
-        )
-    return SegmentProfiles(pd.DataFrame(summary_rows), features)
-
-
-def _phrase(row: Any) -> str:
-    if row.kind == "numeric":
-        level = "high" if row.effect > 0 else "low"
-        return f"{level} {row.feature} ({row.effect:+.1f} sd)"
-    return str(row.detail)
-
-
-# -- pictures --------------------------------------------------------------------------
-
-
-def projection_2d(
-    Xt: Any, labels: Any = None, *, max_points: int = 5000, random_state: int = 0
-) -> pd.DataFrame:
-    """Rows projected on their first two principal components, for a scatter plot.
-
-    Returns a frame with columns pc1, pc2 (and segment when *labels* are given) of
-    at most *max_points* rows (a seeded sample); ``attrs["explained_variance_ratio"]``
-    holds the share of variance each axis keeps.
-    """
-    from sklearn.decomposition import PCA
-
-    X = as_dense(Xt, "Xt")
-    n_comp = min(2, X.shape[1], len(X))
-    pca = PCA(n_components=n_comp, random_state=random_state).fit(X)
-    rng = np.random.default_rng(random_state)
-    rows = (
-        np.arange(len(X))
-        if len(X) <= max_points
-        else np.sort(rng.choice(len(X), max_points, replace=False))
-    )
-    proj = pca.transform(X[rows])
-    if proj.shape[1] < 2:
-        proj = np.column_stack([proj, np.zeros(len(proj))])
-    out = pd.DataFrame({"pc1": proj[:, 0], "pc2": proj[:, 1]}, index=rows)
-    if labels is not None:
-        out["segment"] = np.asarray(labels)[rows]
-    out.attrs["explained_variance_ratio"] = [float(v) for v in pca.explained_variance_ratio_]
-    return out
-
-
-def figures(segmenter: Segmenter, X: Any, *, max_points: int = 5000) -> dict[str, Any]:
-    """Plotly figures of a fitted :class:`Segmenter` on rows *X*.
-
-    Keys: "k_selection" (inertia and silhouette per k, when k was chosen
-    automatically), "projection" (2-D PCA scatter coloured by segment), "sizes"
-    (rows per segment).
-    """
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    check_is_fitted(segmenter, "labels_")
-    out: dict[str, Any] = {}
-    scores = segmenter.k_scores_
-    if scores is not None:
-        fig = make_subplots(specs=[[{"secondary_y": True}]])
-        fig.add_trace(
-            go.Scatter(
-                x=scores["k"], y=scores["inertia"], name="inertia (elbow)", mode="lines+markers"
-            )
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=scores["k"], y=scores["silhouette"], name="silhouette", mode="lines+markers"
-            ),
-            secondary_y=True,
-        )
-        fig.add_vline(x=segmenter.k_, line_dash="dash", annotation_text=f"chosen k={segmenter.k_}")
-        fig.update_layout(title="Choosing k", xaxis_title="k")
-        fig.update_yaxes(title_text="inertia", secondary_y=False)
-        fig.update_yaxes(title_text="silhouette", secondary_y=True)
-        out["k_selection"] = fig
-    labels = segmenter.predict(X)
-    proj = projection_2d(segmenter.feature_matrix(X), labels, max_points=max_points)
-    ratio = proj.attrs["explained_variance_ratio"] + [0.0, 0.0]
-    fig = go.Figure()
-    for s in sorted(proj["segment"].unique()):
-        part = proj[proj["segment"] == s]
-        fig.add_trace(
-            go.Scattergl(
-                x=part["pc1"],
-                y=part["pc2"],
-                mode="markers",
-                name="noise" if s < 0 else f"segment {s}",
-                marker={"size": 5, "opacity": 0.7},
-            )
-        )
-    fig.update_layout(
-        title="Segments on the first two principal components",
-        xaxis_title=f"PC1 ({ratio[0]:.0%} of variance)",
-        yaxis_title=f"PC2 ({ratio[1]:.0%} of variance)",
-    )
-    out["projection"] = fig
-    seg, counts = np.unique(labels, return_counts=True)
-    out["sizes"] = go.Figure(
-        go.Bar(x=["noise" if s < 0 else f"segment {s}" for s in seg], y=counts),
-        layout={"title": "Rows per segment", "yaxis_title": "rows"},
-    )
-    return out
